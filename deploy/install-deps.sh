@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages AlexClaw/C needs, and nothing when they are all present.
+#   deploy/install-deps.sh          build + run a node
+#   deploy/install-deps.sh --test   also everything the test suite uses (Erlang peers, Chromium, Python, fuzzing)
+# Idempotent: it asks dpkg first and runs apt-get only for what is missing. Needs root (or sudo).
+set -euo pipefail
+
+want_test=0
+case "${1:-}" in
+  --test) want_test=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
+
+# Build and run a node.
+pkgs=(
+  build-essential cmake pkg-config
+  libpq-dev libjansson-dev libssl-dev libcurl4-openssl-dev libh2o-evloop-dev
+  liblua5.4-dev libseccomp-dev liboath-dev libqrencode-dev libpng-dev zlib1g-dev
+  erlang-dev erlang-base
+  postgresql postgresql-client
+  ca-certificates procps gzip
+)
+# Tests, fuzzing, benchmarks.
+test_pkgs=(
+  libcmocka-dev
+  erlang-nox elixir
+  python3 python3-cryptography
+  chromium
+  clang libclang-rt-14-dev
+  wrk curl iproute2 util-linux
+)
+[ "$want_test" = 1 ] && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+# Node.js and npm for the browser tests: any installed node >= 18 will do (Debian's is 18).
+if [ "$want_test" = 1 ]; then
+  command -v node >/dev/null 2>&1 || missing+=(nodejs)
+  command -v npm >/dev/null 2>&1 || missing+=(npm)
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

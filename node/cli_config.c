@@ -1,0 +1,143 @@
+/* node/cli_config.c - `alexclaw config list|get|set|unset|reference`.
+ *
+ * Values of sensitive settings are never printed: list and get show the masked form. `set KEY -` reads the value
+ * from standard input so that a secret does not appear in the process list or the shell history. */
+#include "node/cli_config.h"
+
+#include "node/config.h"
+#include "node/log.h"
+#include "node/runtime.h"
+#include "policy/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_row(const ac_node_setting_t *r)
+{
+    const char *v = r->value;
+    char state[96] = "";
+    if (r->error != 0) {
+        snprintf(state, sizeof(state), "<unreadable: %s>", ac_strerror(r->error));
+        v = state;
+    }
+    printf("%s\t%s\t%s%s\n", r->key, ac_node_setting_type_name(r->type), v != NULL ? v : "",
+           r->sensitive ? "\t(secret)" : "");
+}
+
+/* Reads all of stdin (bounded); strips one trailing newline. OUT: *out from ac_malloc. */
+static int read_stdin_value(char **out)
+{
+    size_t cap = 4096, len = 0;
+    char *buf = ac_malloc(cap);
+    size_t n;
+    while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+        len += n;
+        if (len > AC_SETTING_VALUE_MAX) {
+            ac_free_secret(buf, cap);
+            return -AC_ETOOLONG;
+        }
+        if (cap - len - 1 == 0) {
+            buf = ac_realloc(buf, cap * 2);
+            cap *= 2;
+        }
+    }
+    if (memchr(buf, '\0', len) != NULL) {
+        ac_free_secret(buf, cap);
+        return -AC_EINVAL;
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        len--;
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    buf[len] = '\0';
+    *out = buf;
+    return 0;
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: alexclaw config list [CATEGORY] | get KEY | set KEY VALUE|- [--type TYPE] | unset KEY |"
+                    " reference env|markdown\n");
+    return 2;
+}
+
+int ac_node_cli_config(int argc, char **argv)
+{
+    if (argc < 1)
+        return usage();
+    const char *sub = argv[0];
+    if (strcmp(sub, "reference") == 0) {
+        if (argc == 2 && strcmp(argv[1], "env") == 0)
+            ac_node_config_print_env_example(stdout);
+        else if (argc == 2 && strcmp(argv[1], "markdown") == 0)
+            ac_node_config_print_markdown(stdout);
+        else
+            return usage();
+        return 0;
+    }
+    const char *type = NULL;
+    if (strcmp(sub, "set") == 0) {
+        if (argc == 5 && strcmp(argv[3], "--type") == 0)
+            type = argv[4];
+        else if (argc != 3)
+            return usage();
+    } else if ((strcmp(sub, "get") == 0 || strcmp(sub, "unset") == 0) ? argc != 2
+               : strcmp(sub, "list") == 0                            ? argc > 2
+                                                                     : true) {
+        return usage();
+    }
+
+    /* Say what is wrong with the arguments before touching the database. */
+    ac_errmsg_t err = {{0}};
+    if (strcmp(sub, "list") != 0 && ac_node_setting_key_check(argv[1], &err) != 0) {
+        fprintf(stderr, "alexclaw config: %s\n", err.msg);
+        return 1;
+    }
+    char *value = NULL;
+    int rc = 0;
+    if (strcmp(sub, "set") == 0) {
+        if (strcmp(argv[2], "-") == 0) {
+            if ((rc = read_stdin_value(&value)) != 0) {
+                fprintf(stderr, "alexclaw config: cannot read the value from stdin: %s\n", ac_strerror(rc));
+                return 1;
+            }
+        } else {
+            value = ac_strdup(argv[2]);
+        }
+    }
+
+    ac_node_runtime_t rt;
+    rc = ac_node_runtime_open(&rt, AC_RT_MIGRATE | AC_RT_SETTINGS, NULL, &err);
+    if (rc != 0) {
+        fprintf(stderr, "alexclaw config: %s\n", err.msg[0] ? err.msg : ac_strerror(rc));
+        ac_free_secret_str(value);
+        return 1;
+    }
+    if (strcmp(sub, "list") == 0) {
+        ac_node_setting_t *rows;
+        size_t n;
+        ac_node_settings_list(rt.settings, argc == 2 ? argv[1] : NULL, &rows, &n);
+        for (size_t i = 0; i < n; i++)
+            print_row(&rows[i]);
+        ac_node_settings_rows_free(rows, n);
+    } else if (strcmp(sub, "get") == 0) {
+        ac_node_setting_t row;
+        if ((rc = ac_node_settings_describe(rt.settings, argv[1], &row)) == 0)
+            print_row(&row);
+        else
+            snprintf(err.msg, sizeof(err.msg), "no setting %s", argv[1]);
+        ac_node_setting_clear(&row);
+    } else if (strcmp(sub, "set") == 0) {
+        rc = ac_node_settings_store_set(rt.db, rt.settings, argv[1], value, type, &err);
+    } else {
+        rc = ac_node_settings_store_delete(rt.db, rt.settings, argv[1], &err);
+    }
+    ac_free_secret_str(value);
+    ac_node_runtime_close(&rt);
+    if (rc != 0) {
+        fprintf(stderr, "alexclaw config: %s\n", err.msg[0] ? err.msg : ac_strerror(rc));
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,192 @@
+/* node/config.c - the configuration registry of config.h and the documents generated from it.
+ *
+ * Process-level variables (key == NULL) configure this process only. Settings (key != NULL) live in the `settings`
+ * table: their environment variable, when they have one, seeds the value on first boot; afterwards the database wins
+ * (a sensitive value that no longer decrypts is replaced from its variable at boot). Defaults and categories follow
+ * the original AlexClaw's seeder (reference section 2.2) except where noted. */
+#include "node/config.h"
+
+#include <string.h>
+
+#define S AC_CFG_SENSITIVE
+#define D AC_CFG_DEV
+
+/* clang-format off */
+const ac_node_config_entry_t ac_node_config_registry[] = {
+    /* env                     key  default                           type  category flags description */
+    {"DATABASE_URL",            NULL, "embedded server in the data directory", NULL, NULL, S,
+     "PostgreSQL connection URL (postgresql://user:pass@host:port/db) or libpq key=value string. Unset: the node runs a private PostgreSQL server under the data directory (Unix socket only)."},
+    {"ALEXCLAW_DATA_DIR",       NULL, "./var",                          NULL, NULL, 0,
+     "Directory for the node's state: the embedded database, its env file, skills, backups. Resolved once to an absolute path at start."},
+    {"SECRET_KEY_BASE",         NULL, "none (required)",                NULL, NULL, S,
+     "At least 32 bytes of secret; the key material for encrypted settings. Make one with: openssl rand -base64 48"},
+    {"ADMIN_PASSWORD",          NULL, "none",                           NULL, NULL, S,
+     "Password for the admin UI. Unset: the login page refuses every login."},
+    {"NODE_NAME",               NULL, "alexclaw@<hostname>",            NULL, NULL, 0,
+     "The node's identity (recorded with its runs); distribution runs only when it is set."},
+    {"CLUSTER_COOKIE",          NULL, "none",                           NULL, NULL, S,
+     "Shared secret of the cluster, required once NODE_NAME is set."},
+    {"LOG_LEVEL",               NULL, "info",                           NULL, NULL, 0,
+     "Lowest level written to stderr: debug, info, warn or error."},
+    {"ALEXCLAW_PG_USER",        NULL, "postgres",                       NULL, NULL, 0,
+     "Unprivileged system user that runs the embedded PostgreSQL server when the node runs as root."},
+    {"ALEXCLAW_PG_BINDIR",      NULL, "newest /usr/lib/postgresql/*/bin", NULL, NULL, 0,
+     "Directory holding initdb, pg_ctl and postgres for the embedded server."},
+    {"ALEXCLAW_MIGRATIONS_DIR", NULL, "the migrations built into the binary", NULL, NULL, D,
+     "Read migrations from this directory instead (development and tests)."},
+
+    /* Settings. The env column seeds the value on first boot only. */
+    {NULL, "telegram.enabled",        "true",  "boolean", "telegram", 0, "Poll Telegram for the owner's messages."},
+    {"TELEGRAM_BOT_TOKEN", "telegram.bot_token", "", "string", "telegram", S, "Bot API token from @BotFather."},
+    {"TELEGRAM_CHAT_ID", "telegram.chat_id", "", "string", "telegram", 0, "The only chat the bot answers; empty: it answers none."},
+    {NULL, "telegram.poll_interval",  "1000",  "integer", "telegram", 0, "Milliseconds between polls."},
+    {NULL, "telegram.node",           "",      "string",  "telegram", 0, "Node that polls Telegram when several share a database; empty: one elected node."},
+
+    {"GEMINI_API_KEY", "llm.gemini_api_key", "", "string", "llm", S, "Google Gemini API key."},
+    {"ANTHROPIC_API_KEY", "llm.anthropic_api_key", "", "string", "llm", S, "Anthropic API key."},
+    {"OLLAMA_ENABLED", "llm.ollama_enabled", "false", "boolean", "llm", 0, "Use a local Ollama server."},
+    {"OLLAMA_HOST", "llm.ollama_host", "http://localhost:11434", "string", "llm", 0, "Ollama base URL."},
+    {"OLLAMA_MODEL", "llm.ollama_model", "llama3.2", "string", "llm", 0, "Ollama model name."},
+    {"LMSTUDIO_ENABLED", "llm.lmstudio_enabled", "false", "boolean", "llm", 0, "Use a local OpenAI-compatible server (LM Studio, llama.cpp, vLLM)."},
+    /* The original defaults to host.docker.internal; we do not run in Docker. */
+    {"LMSTUDIO_HOST", "llm.lmstudio_host", "http://localhost:1234", "string", "llm", 0, "OpenAI-compatible server base URL."},
+    {"LMSTUDIO_MODEL", "llm.lmstudio_model", "qwen2.5-14b-instruct", "string", "llm", 0, "Model name on that server."},
+
+    {NULL, "github.token",            "",      "string",  "github", S, "GitHub API token for fetching diffs."},
+    {NULL, "github.webhook_secret",   "",      "string",  "github", S, "Secret of the GitHub webhook; empty: every webhook is rejected."},
+    {NULL, "github.default_repo",     "",      "string",  "github", 0, "owner/repo used when a command names none."},
+    {NULL, "github.watched_branches", "main,master", "string", "github", 0, "Comma-separated branches whose pushes are reviewed."},
+    {NULL, "github.security_focus",   "",      "string",  "github", 0, "Extra focus for security reviews."},
+
+    {NULL, "shell.enabled",           "false", "boolean", "shell", 0, "Allow the shell skill and /shell at all."},
+    /* Diagnostics only, unlike the original (which admitted curl, cat /proc, bin/alex_claw ...). */
+    {NULL, "shell.whitelist", "[\"df\",\"free\",\"ps\",\"uptime\",\"uname\",\"whoami\",\"hostname\",\"date\",\"ls\",\"git\"]",
+     "string", "shell", 0, "JSON array of allowed command prefixes (word-boundary match)."},
+    {NULL, "shell.blocklist", "[\"&&\",\"||\",\"|\",\";\",\"`\",\"$(\",\">\",\"<\",\"\\n\"]",
+     "string", "shell", 0, "JSON array of substrings that reject a command."},
+    {NULL, "shell.timeout_seconds",   "30",    "integer", "shell", 0, "Seconds before a command's process group is killed."},
+    {NULL, "shell.max_output_chars",  "4000",  "integer", "shell", 0, "Output is cut after this many characters."},
+
+    /* The original defaults to Europe/Rome, its author's zone. */
+    {NULL, "display.timezone",        "UTC",   "string",  "display", 0, "Time zone for times shown to the owner."},
+
+    {NULL, "auth.totp.enabled",       "false", "boolean", "auth", 0, "Two-factor authentication is on."},
+    {NULL, "auth.totp.secret",        "",      "string",  "auth", S, "TOTP secret (base32), set by the 2FA setup."},
+    {NULL, "auth.trust_proxy_headers", "false", "boolean", "auth", 0, "Take the client address from X-Forwarded-For (only behind your own proxy)."},
+    {NULL, "auth.rate_limit.max_attempts", "5", "integer", "auth", 0, "Failed logins from one address before it is blocked."},
+    {NULL, "auth.rate_limit.block_duration_seconds", "900", "integer", "auth", 0, "How long a blocked address stays blocked."},
+    {NULL, "auth.rate_limit.window_seconds", "300", "integer", "auth", 0, "Failed attempts older than this are forgotten."},
+
+    {NULL, "identity.name",           "AlexClaw", "string", "identity", 0, "The agent's name."},
+    {NULL, "identity.persona",        "",      "string",  "identity", 0, "Optional persona text for conversations."},
+    {NULL, "identity.base_prompt",
+     "You are {name}, a personal automation agent running as an AlexClaw/C node. Answer briefly and precisely.",
+     "string", "prompts", 0, "System prompt for conversations; {name} is replaced by identity.name."},
+
+    {NULL, "backup.enabled",          "false", "boolean", "backup", 0, "Take scheduled database backups."},
+    {NULL, "backup.max_files",        "7",     "integer", "backup", 0, "Backups kept; older ones are deleted."},
+};
+/* clang-format on */
+
+const size_t ac_node_config_registry_count = sizeof(ac_node_config_registry) / sizeof(ac_node_config_registry[0]);
+
+const ac_node_config_entry_t *ac_node_config_find_env(const char *env)
+{
+    for (size_t i = 0; i < ac_node_config_registry_count; i++)
+        if (ac_node_config_registry[i].env != NULL && strcmp(ac_node_config_registry[i].env, env) == 0)
+            return &ac_node_config_registry[i];
+    return NULL;
+}
+
+const ac_node_config_entry_t *ac_node_config_find_key(const char *key)
+{
+    for (size_t i = 0; i < ac_node_config_registry_count; i++)
+        if (ac_node_config_registry[i].key != NULL && strcmp(ac_node_config_registry[i].key, key) == 0)
+            return &ac_node_config_registry[i];
+    return NULL;
+}
+
+void ac_node_config_print_help(FILE *out)
+{
+    fprintf(out, "Environment (settings marked * seed the database on first boot; afterwards the database wins):\n");
+    for (size_t i = 0; i < ac_node_config_registry_count; i++) {
+        const ac_node_config_entry_t *e = &ac_node_config_registry[i];
+        if (e->env == NULL)
+            continue;
+        fprintf(out, "  %-24s%s %s", e->env, e->key != NULL ? "*" : " ", e->description);
+        if (e->key != NULL)
+            fprintf(out, " [setting %s]", e->key);
+        else
+            fprintf(out, " [default: %s]", e->def);
+        fputc('\n', out);
+    }
+}
+
+void ac_node_config_print_env_example(FILE *out)
+{
+    fprintf(out, "# AlexClaw/C environment. Generated by `alexclaw config reference env`; do not edit by hand.\n"
+                 "# Copy to a file of mode 0600, fill in, and load it before `alexclaw serve`.\n"
+                 "# Variables marked (setting) seed the database on first boot only; change them later in the admin UI\n"
+                 "# or with `alexclaw config set`.\n");
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < ac_node_config_registry_count; i++) {
+            const ac_node_config_entry_t *e = &ac_node_config_registry[i];
+            if (e->env == NULL || ((e->flags & AC_CFG_DEV) != 0) != (pass == 1))
+                continue;
+            fprintf(out, "\n# %s%s\n", e->description, e->key != NULL ? " (setting)" : "");
+            if (e->key != NULL)
+                fprintf(out, "#%s=%s\n", e->env, e->def);
+            else
+                fprintf(out, "# default: %s\n#%s=\n", e->def, e->env);
+        }
+    }
+}
+
+static void md_cell(FILE *out, const char *s)
+{
+    if (s == NULL || s[0] == '\0') {
+        fputs(" ", out);
+        return;
+    }
+    for (; *s != '\0'; s++) {
+        if (*s == '|')
+            fputs("\\|", out);
+        else if (*s == '\n')
+            fputs("\\n", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+void ac_node_config_print_markdown(FILE *out)
+{
+    fprintf(out, "Environment variables of the process (secret ones are erased from the process environment once read):\n\n"
+                 "| variable | default | secret | description |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < ac_node_config_registry_count; i++) {
+        const ac_node_config_entry_t *e = &ac_node_config_registry[i];
+        if (e->key != NULL)
+            continue;
+        fprintf(out, "| `%s` | ", e->env);
+        md_cell(out, e->def);
+        fprintf(out, " | %s | ", (e->flags & AC_CFG_SENSITIVE) ? "yes" : "");
+        md_cell(out, e->description);
+        fputs(" |\n", out);
+    }
+    fprintf(out, "\nSettings (table `settings`; secret ones are stored encrypted; a variable seeds its setting on first boot):\n\n"
+                 "| setting | variable | type | default | secret | description |\n|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < ac_node_config_registry_count; i++) {
+        const ac_node_config_entry_t *e = &ac_node_config_registry[i];
+        if (e->key == NULL)
+            continue;
+        fprintf(out, "| `%s` | %s%s%s | %s | ", e->key, e->env ? "`" : "", e->env ? e->env : "", e->env ? "`" : "",
+                e->type);
+        if (e->def[0] != '\0') {
+            fputs("`` ", out); /* double backticks: a default may hold a backtick */
+            md_cell(out, e->def);
+            fputs(" ``", out);
+        }
+        fprintf(out, " | %s | ", (e->flags & AC_CFG_SENSITIVE) ? "yes" : "");
+        md_cell(out, e->description);
+        fputs(" |\n", out);
+    }
+}

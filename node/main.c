@@ -1,0 +1,118 @@
+/* node/main.c - the `alexclaw` command line: serve, migrate, config, version, help.
+ *
+ * Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage error. */
+#include "node/cli_config.h"
+#include "node/config.h"
+#include "node/log.h"
+#include "node/runtime.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: alexclaw <command> [arguments]\n\n"
+                 "Commands:\n"
+                 "  serve                       run the node until SIGTERM or SIGINT\n"
+                 "  migrate                     apply database migrations and exit\n"
+                 "  config list [CATEGORY]      show settings (secrets masked)\n"
+                 "  config get KEY              show one setting (secrets masked)\n"
+                 "  config set KEY VALUE|- [--type TYPE]\n"
+                 "                              change a setting ('-' reads the value from stdin, for secrets)\n"
+                 "  config unset KEY            delete a setting\n"
+                 "  config reference env|markdown\n"
+                 "                              print the configuration reference (.env.example, README tables)\n"
+                 "  version                     print the version\n"
+                 "  help                        this text\n\n");
+    ac_node_config_print_help(out);
+}
+
+static int fail(const ac_errmsg_t *err, int rc)
+{
+    ac_log_error("node", "fatal", "error=%s code=%s", err->msg[0] ? err->msg : ac_strerror(rc), ac_strerror_name(rc));
+    return 1;
+}
+
+static int cmd_serve(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal; /* no SA_RESTART: waits wake up */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    ac_node_runtime_t rt;
+    ac_errmsg_t err = {{0}};
+    int rc = ac_node_runtime_open(&rt, AC_RT_MIGRATE | AC_RT_SETTINGS | AC_RT_LISTEN | AC_RT_WAIT_DB, &stop_requested,
+                                  &err);
+    if (rc == -AC_ESTOPPED)
+        return 0;
+    if (rc != 0)
+        return fail(&err, rc);
+    ac_log_info("node", "ready", "node=%s version=%s", rt.node_name, AC_VERSION);
+
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    while (!stop_requested)
+        sigsuspend(&old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+
+    ac_log_info("node", "stopping", "node=%s", rt.node_name);
+    ac_node_runtime_close(&rt);
+    ac_log_info("node", "stopped", "signal=%s", "TERM or INT");
+    return 0;
+}
+
+static int cmd_migrate(void)
+{
+    ac_node_runtime_t rt;
+    ac_errmsg_t err = {{0}};
+    int rc = ac_node_runtime_open(&rt, AC_RT_MIGRATE, NULL, &err);
+    if (rc != 0)
+        return fail(&err, rc);
+    ac_node_runtime_close(&rt);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    signal(SIGPIPE, SIG_IGN);
+    int rc;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("alexclaw %s\n", AC_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0 && argc == 2)
+        rc = cmd_serve();
+    else if (strcmp(cmd, "migrate") == 0 && argc == 2)
+        rc = cmd_migrate();
+    else if (strcmp(cmd, "config") == 0)
+        rc = ac_node_cli_config(argc - 2, argv + 2);
+    else {
+        fprintf(stderr, "alexclaw: unknown command or arguments: %s (see alexclaw help)\n", cmd);
+        rc = 2;
+    }
+    ac_log_shutdown();
+    return rc;
+}
