@@ -28,7 +28,7 @@ test_pkgs=(
   python3 python3-cryptography
   chromium
   clang libclang-rt-14-dev
-  wrk curl iproute2 util-linux
+  wrk curl iproute2 util-linux openssl clang-format git
 )
 [ "$want_test" = 1 ] && pkgs+=("${test_pkgs[@]}")
 
