@@ -30,40 +30,44 @@ static void scrub(char *dst, size_t cap, const char *src, const char *secret)
     dst[o] = '\0';
 }
 
-/* The password part of a URL (between ':' after the scheme's "//" and the last '@' before the host), copied out. */
-static void url_password(const char *url, char *out, size_t cap)
+/* Copies the length of text up to the first of `stops` (or the end). */
+static char *dup_until(const char *p, const char *stops)
 {
-    out[0] = '\0';
+    return ac_strndup(p, strcspn(p, stops));
+}
+
+/* The passwords a connection string may hold, copied out (each may be NULL): the userinfo password of a URL, and a
+ * `password=` parameter (URL query or key=value form). Free with ac_free_secret_str. */
+static void find_passwords(const char *url, char **userinfo, char **param)
+{
+    *userinfo = *param = NULL;
     const char *p = strstr(url, "://");
-    if (p == NULL) {
-        /* key=value form: password=... */
-        const char *k = strstr(url, "password=");
-        if (k == NULL)
-            return;
-        k += 9;
-        size_t n = strcspn(k, " ");
-        if (n >= cap)
-            n = cap - 1;
-        memcpy(out, k, n);
-        out[n] = '\0';
-        return;
+    if (p != NULL) {
+        p += 3;
+        const char *end = p + strcspn(p, "/?");
+        const char *at = NULL;
+        for (const char *q = p; q < end; q++)
+            if (*q == '@')
+                at = q;
+        const char *colon = at != NULL ? memchr(p, ':', (size_t)(at - p)) : NULL;
+        if (colon != NULL)
+            *userinfo = ac_strndup(colon + 1, (size_t)(at - colon - 1));
     }
-    p += 3;
-    const char *end = p + strcspn(p, "/?");
-    const char *at = NULL;
-    for (const char *q = p; q < end; q++)
-        if (*q == '@')
-            at = q;
-    if (at == NULL)
-        return;
-    const char *colon = memchr(p, ':', (size_t)(at - p));
-    if (colon == NULL)
-        return;
-    size_t n = (size_t)(at - colon - 1);
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, colon + 1, n);
-    out[n] = '\0';
+    const char *k = strstr(url, "password=");
+    if (k != NULL)
+        *param = dup_until(k + 9, p != NULL ? "&" : " ");
+}
+
+/* scrub() with every password of url. */
+static void scrub_url(char *dst, size_t cap, const char *src, const char *url)
+{
+    char *a, *b;
+    find_passwords(url, &a, &b);
+    char tmp[AC_ERRMSG_MAX];
+    scrub(tmp, sizeof(tmp), src, a);
+    scrub(dst, cap, tmp, b);
+    ac_free_secret_str(a);
+    ac_free_secret_str(b);
 }
 
 int ac_node_db_url_check(const char *url, ac_errmsg_t *err)
@@ -80,15 +84,30 @@ int ac_node_db_url_check(const char *url, ac_errmsg_t *err)
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(url, &perr);
     if (opts == NULL) {
-        char pw[512], clean[AC_ERRMSG_MAX];
-        url_password(url, pw, sizeof(pw));
-        scrub(clean, sizeof(clean), perr != NULL ? perr : "out of memory", pw);
-        explicit_bzero(pw, sizeof(pw));
+        char clean[AC_ERRMSG_MAX];
+        scrub_url(clean, sizeof(clean), perr != NULL ? perr : "out of memory", url);
         PQfreemem(perr);
         return ac_errmsg_set(err, -AC_ECONFIG, "DATABASE_URL is malformed: %s", clean);
     }
+    /* PQconninfoParse takes any text for these; a bad value would only fail at connect time, where it looks like an
+     * unreachable server and would be retried forever. */
+    int rc = 0;
+    for (PQconninfoOption *o = opts; rc == 0 && o->keyword != NULL; o++) {
+        if (o->val == NULL)
+            continue;
+        if (strcmp(o->keyword, "port") == 0 && (o->val[0] == '\0' || strspn(o->val, "0123456789,") != strlen(o->val)))
+            rc = ac_errmsg_set(err, -AC_ECONFIG, "DATABASE_URL is malformed: port \"%.16s\" is not a number", o->val);
+        else if (strcmp(o->keyword, "connect_timeout") == 0 && strspn(o->val, "0123456789") != strlen(o->val))
+            rc = ac_errmsg_set(err, -AC_ECONFIG, "DATABASE_URL is malformed: connect_timeout is not a number");
+        else if (strcmp(o->keyword, "sslmode") == 0 && strcmp(o->val, "disable") != 0 && strcmp(o->val, "allow") != 0 &&
+                 strcmp(o->val, "prefer") != 0 && strcmp(o->val, "require") != 0 &&
+                 strcmp(o->val, "verify-ca") != 0 && strcmp(o->val, "verify-full") != 0)
+            rc = ac_errmsg_set(err, -AC_ECONFIG,
+                               "DATABASE_URL is malformed: sslmode must be disable, allow, prefer, require, "
+                               "verify-ca or verify-full");
+    }
     PQconninfoFree(opts);
-    return 0;
+    return rc;
 }
 
 /* Server notices (e.g. "relation already exists, skipping") are routine: keep them out of stderr unless debugging. */
@@ -109,10 +128,8 @@ int ac_node_db_connect(const char *conninfo, PGconn **conn, ac_errmsg_t *err)
     if (c == NULL)
         return ac_errmsg_set(err, -AC_ENOMEM, "out of memory connecting to PostgreSQL");
     if (PQstatus(c) != CONNECTION_OK) {
-        char clean[AC_ERRMSG_MAX], pw[512];
-        url_password(conninfo, pw, sizeof(pw));
-        scrub(clean, sizeof(clean), PQerrorMessage(c), pw);
-        explicit_bzero(pw, sizeof(pw));
+        char clean[AC_ERRMSG_MAX];
+        scrub_url(clean, sizeof(clean), PQerrorMessage(c), conninfo);
         PQfinish(c);
         return ac_errmsg_set(err, -AC_EDBDOWN, "%s", clean);
     }

@@ -118,6 +118,15 @@ int ac_node_env_load(ac_node_env_t *env, ac_errmsg_t *err)
         }
         env->values[i] = ac_strdup(v);
     }
+    /* Names only, at debug level: which variables this process was given. */
+    char names[1024] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < ac_node_config_registry_count; i++) {
+        if (env->values[i] != NULL && used + strlen(ac_node_config_registry[i].env) + 2 < sizeof(names))
+            used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", used ? "," : "",
+                                     ac_node_config_registry[i].env);
+    }
+    ac_log_debug("env", "loaded", "set=%s", names);
     for (size_t i = 0; i < ac_node_config_registry_count; i++) {
         const ac_node_config_entry_t *e = &ac_node_config_registry[i];
         if (e->env == NULL || !(e->flags & AC_CFG_SENSITIVE))

@@ -8,6 +8,8 @@
 #include "policy/error.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +21,7 @@
 #define MAX_SECRETS 64
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static ac_log_level_t min_level = AC_LOG_INFO;
+static _Atomic int min_level = AC_LOG_INFO; /* read without the lock on every call */
 static FILE *output; /* NULL until set: stderr */
 static bool output_set;
 static char *ring[AC_LOG_RING_LINES];
@@ -119,6 +121,10 @@ static void format_fields(sink_t *s, const char *fmt, va_list ap)
         int prec = -1;
         while (*q != '\0' && strchr("-+ #0", *q) != NULL && sl < 8)
             spec[sl++] = *q++;
+        if (*q == '*') {
+            sl += (size_t)snprintf(spec + sl, 8, "%d", va_arg(ap, int) % 1000);
+            q++;
+        }
         while (*q >= '0' && *q <= '9' && sl < 16)
             spec[sl++] = *q++;
         if (*q == '.') {
@@ -164,6 +170,7 @@ static void format_fields(sink_t *s, const char *fmt, va_list ap)
             else if (strcmp(len, "l") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, long));
             else if (strcmp(len, "z") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, ssize_t));
             else if (strcmp(len, "j") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, intmax_t));
+            else if (strcmp(len, "t") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, ptrdiff_t));
             else n = snprintf(num, sizeof(num), spec, va_arg(ap, int));
             break;
         case 'u': case 'x': case 'X': case 'o':
@@ -171,10 +178,14 @@ static void format_fields(sink_t *s, const char *fmt, va_list ap)
             else if (strcmp(len, "l") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned long));
             else if (strcmp(len, "z") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, size_t));
             else if (strcmp(len, "j") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, uintmax_t));
+            else if (strcmp(len, "t") == 0) n = snprintf(num, sizeof(num), spec, (size_t)va_arg(ap, ptrdiff_t));
             else n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned int));
             break;
         case 'f': case 'g': case 'e': case 'G': case 'E':
-            n = snprintf(num, sizeof(num), spec, va_arg(ap, double));
+            if (strcmp(len, "L") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, long double));
+            else
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, double));
             break;
         case 'c':
             n = snprintf(num, sizeof(num), "%c", (char)va_arg(ap, int));
@@ -205,8 +216,13 @@ static void redact(char *buf, size_t *len, size_t cap)
         while (from < *len && (hit = memmem(buf + from, *len - from, secrets[i], sl)) != NULL) {
             size_t at = (size_t)(hit - buf);
             size_t tail = *len - at - sl;
+            if (at + ml >= cap) { /* no room for the mark: cut the line where the secret began */
+                *len = at;
+                buf[at] = '\0';
+                break;
+            }
             if (at + ml + tail >= cap)
-                tail = cap - 1 - at - ml; /* ml <= sl when the secret is long; else cut the tail */
+                tail = cap - 1 - at - ml;
             memmove(buf + at + ml, buf + at + sl, tail);
             memcpy(buf + at, mark, ml);
             *len = at + ml + tail;
@@ -242,31 +258,49 @@ static size_t vformat(char *buf, size_t cap, ac_log_level_t level, const char *m
     return s.len;
 }
 
+/* Formats into a buffer twice the line limit, redacts there (so a secret is never half cut by truncation and half
+ * shown), then copies at most cap - 1 bytes to out, ending a cut line with "...". Returns the length in out. */
+static size_t render(char *out, size_t cap, ac_log_level_t level, const char *module, const char *event,
+                     const char *fmt, va_list ap)
+{
+    char wide[2 * AC_LOG_LINE_MAX];
+    size_t n = vformat(wide, sizeof(wide), level, module, event, fmt, ap);
+    pthread_mutex_lock(&lock);
+    redact(wide, &n, sizeof(wide));
+    pthread_mutex_unlock(&lock);
+    if (cap == 0)
+        return 0;
+    if (n >= cap) {
+        n = cap - 1;
+        if (cap > 4)
+            memcpy(wide + cap - 4, "...", 3);
+    }
+    memcpy(out, wide, n);
+    out[n] = '\0';
+    return n;
+}
+
 size_t ac_log_format(char *buf, size_t cap, ac_log_level_t level, const char *module, const char *event,
                      const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    size_t n = vformat(buf, cap, level, module, event, fmt, ap);
+    size_t n = render(buf, cap, level, module, event, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&lock);
-    redact(buf, &n, cap);
-    pthread_mutex_unlock(&lock);
     return n;
 }
 
 void ac_log(ac_log_level_t level, const char *module, const char *event, const char *fmt, ...)
 {
-    if (level < min_level || level >= AC_LOG_OFF)
+    if ((int)level < atomic_load(&min_level) || level >= AC_LOG_OFF)
         return;
     char buf[AC_LOG_LINE_MAX];
     va_list ap;
     va_start(ap, fmt);
-    size_t n = vformat(buf, sizeof(buf), level, module, event, fmt, ap);
+    size_t n = render(buf, sizeof(buf), level, module, event, fmt, ap);
     va_end(ap);
 
     pthread_mutex_lock(&lock);
-    redact(buf, &n, sizeof(buf));
     FILE *out = output_set ? output : stderr;
     if (out != NULL) {
         fwrite(buf, 1, n, out);
@@ -298,9 +332,7 @@ int ac_log_level_parse(const char *name, ac_log_level_t *out)
 
 void ac_log_level_set(ac_log_level_t level)
 {
-    pthread_mutex_lock(&lock);
-    min_level = level;
-    pthread_mutex_unlock(&lock);
+    atomic_store(&min_level, (int)level);
 }
 
 void ac_log_output_set(FILE *f)

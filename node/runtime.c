@@ -116,13 +116,14 @@ int ac_node_runtime_open(ac_node_runtime_t *rt, unsigned flags, volatile sig_ato
     memset(rt, 0, sizeof(*rt));
     if (flags & (AC_RT_SETTINGS | AC_RT_LISTEN))
         flags |= AC_RT_SECRET | AC_RT_SETTINGS;
-    int rc = ac_node_env_load(&rt->env, err);
-    if (rc != 0)
-        return rc;
-    const char *lvl = ac_node_env_get(&rt->env, "LOG_LEVEL");
+    /* The level first, so that loading the environment can already log at debug level. */
+    const char *lvl = getenv("LOG_LEVEL");
     ac_log_level_t level;
     if (lvl != NULL && ac_log_level_parse(lvl, &level) == 0)
         ac_log_level_set(level);
+    int rc = ac_node_env_load(&rt->env, err);
+    if (rc != 0)
+        return rc;
     if ((flags & AC_RT_SECRET) && (rc = ac_node_env_require_secret(&rt->env, err)) != 0)
         goto Exit;
     const char *name = ac_node_env_get(&rt->env, "NODE_NAME");

@@ -338,7 +338,8 @@ static int cmp_rows(const void *a, const void *b)
 void ac_node_settings_replace_all(ac_node_settings_t *s, ac_node_setting_t *rows, size_t n)
 {
     ac_node_setting_t *copy = ac_malloc((n ? n : 1) * sizeof(*copy));
-    memcpy(copy, rows, n * sizeof(*copy));
+    if (n > 0)
+        memcpy(copy, rows, n * sizeof(*copy));
     qsort(copy, n, sizeof(*copy), cmp_rows);
     pthread_rwlock_wrlock(&s->lock);
     ac_node_setting_t *old = s->rows;
@@ -456,7 +457,7 @@ int ac_node_settings_list(ac_node_settings_t *s, const char *category, ac_node_s
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
         const ac_node_setting_t *r = &s->rows[i];
-        if (category != NULL && (r->category == NULL || strcmp(r->category, category) != 0))
+        if (category != NULL && strcmp(r->category != NULL ? r->category : "general", category) != 0)
             continue;
         copy_masked(r, &out[k++]);
     }
