@@ -179,9 +179,13 @@ int ac_node_db_exec(PGconn *c, const char *sql, const char *what, ac_errmsg_t *e
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        /* The server's primary message and where it points; not the multi-line LINE/caret rendering. */
+        const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
         char clean[AC_ERRMSG_MAX];
-        scrub(clean, sizeof(clean), PQerrorMessage(c), NULL);
-        rc = ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "%s: %s", what, clean);
+        scrub(clean, sizeof(clean), primary != NULL ? primary : PQerrorMessage(c), NULL);
+        rc = ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "%s: %s%s%s%s", what, clean,
+                           pos != NULL ? " (at character " : "", pos != NULL ? pos : "", pos != NULL ? ")" : "");
     }
     PQclear(r);
     return rc;

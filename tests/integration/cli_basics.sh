@@ -4,7 +4,7 @@
 source "$AC_SOURCE_DIR/tests/support/lib.sh"
 B=$AC_TEST_BIN
 
-out=$("$B" version); check "version prints name and version" [[ "$out" =~ ^alexclaw\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+out=$("$B" version); check "version prints name and version" matches "$out" "^alexclaw [0-9]+\.[0-9]+\.[0-9]+$"
 out=$("$B" help); rc=$?
 check "help exits 0" [ "$rc" = 0 ]
 for v in DATABASE_URL SECRET_KEY_BASE ALEXCLAW_DATA_DIR TELEGRAM_BOT_TOKEN; do

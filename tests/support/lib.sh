@@ -12,6 +12,9 @@ T_NAME=$(basename "$0" .sh)
 ok()   { T_PASS=$((T_PASS + 1)); echo "ok   - $*"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "FAIL - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+matches() { [[ $1 =~ $2 ]]; }        # matches VALUE REGEX
+starts_with() { [[ $1 == "$2"* ]]; } # starts_with VALUE PREFIX
+not() { ! "$@"; }                    # not COMMAND...: succeeds when COMMAND fails
 
 psql_admin() { psql -X -q -At -h "$AC_TEST_PGHOST" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"; }
 # db_create NAME: a fresh database; prints its DATABASE_URL.
