@@ -7,9 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./deploy/install-deps.sh
-cmake -S . -B build/node -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAC_TESTS=OFF >/dev/null
-cmake --build build/node -j"$(nproc)" >build/node/build.log 2>&1 || { tail -30 build/node/build.log; exit 1; }
+# ALEXCLAW_BIN (for the project's own tests): run that binary instead of installing and building.
+bin=${ALEXCLAW_BIN:-build/node/alexclaw}
+if [ -z "${ALEXCLAW_BIN:-}" ]; then
+  ./deploy/install-deps.sh
+  echo "run-node: building (build/node)"
+  cmake -S . -B build/node -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAC_TESTS=OFF >/dev/null
+  cmake --build build/node -j"$(nproc)" >build/node/build.log 2>&1 || { tail -30 build/node/build.log; exit 1; }
+fi
 
 export ALEXCLAW_DATA_DIR="${ALEXCLAW_DATA_DIR:-$PWD/var}"
 mkdir -p "$ALEXCLAW_DATA_DIR"
@@ -33,4 +38,4 @@ while IFS='=' read -r name value; do
   case "$name" in SECRET_KEY_BASE|ADMIN_PASSWORD) [ -n "${!name:-}" ] || export "$name=$value" ;; esac
 done <"$envfile"
 echo "run-node: secrets file $envfile (mode 0600); data directory $ALEXCLAW_DATA_DIR"
-exec build/node/alexclaw serve
+exec "$bin" serve

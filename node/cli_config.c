@@ -83,8 +83,8 @@ int ac_node_cli_config(int argc, char **argv)
         else if (argc != 3)
             return usage();
     } else if ((strcmp(sub, "get") == 0 || strcmp(sub, "unset") == 0) ? argc != 2
-               : strcmp(sub, "list") == 0                            ? argc > 2
-                                                                     : true) {
+               : strcmp(sub, "list") == 0                             ? argc > 2
+                                                                      : true) {
         return usage();
     }
 

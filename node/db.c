@@ -100,8 +100,8 @@ int ac_node_db_url_check(const char *url, ac_errmsg_t *err)
         else if (strcmp(o->keyword, "connect_timeout") == 0 && strspn(o->val, "0123456789") != strlen(o->val))
             rc = ac_errmsg_set(err, -AC_ECONFIG, "DATABASE_URL is malformed: connect_timeout is not a number");
         else if (strcmp(o->keyword, "sslmode") == 0 && strcmp(o->val, "disable") != 0 && strcmp(o->val, "allow") != 0 &&
-                 strcmp(o->val, "prefer") != 0 && strcmp(o->val, "require") != 0 &&
-                 strcmp(o->val, "verify-ca") != 0 && strcmp(o->val, "verify-full") != 0)
+                 strcmp(o->val, "prefer") != 0 && strcmp(o->val, "require") != 0 && strcmp(o->val, "verify-ca") != 0 &&
+                 strcmp(o->val, "verify-full") != 0)
             rc = ac_errmsg_set(err, -AC_ECONFIG,
                                "DATABASE_URL is malformed: sslmode must be disable, allow, prefer, require, "
                                "verify-ca or verify-full");

@@ -10,7 +10,7 @@
 #include <signal.h>
 
 /* pg_advisory_lock keys (bigint). */
-#define AC_NODE_DB_LOCK_MIGRATE 0x41436c6177000001LL       /* "AClaw" + 1: schema migrations */
+#define AC_NODE_DB_LOCK_MIGRATE       0x41436c6177000001LL /* "AClaw" + 1: schema migrations */
 #define AC_NODE_DB_LOCK_SETTINGS_BOOT 0x41436c6177000002LL /* seeding and re-encrypting settings */
 
 /* Checks the syntax of a DATABASE_URL (a postgres:// or postgresql:// URL, or a libpq key=value string) without

@@ -56,8 +56,9 @@ int ac_node_env_require_secret(const ac_node_env_t *env, ac_errmsg_t *err)
 {
     const char *skb = ac_node_env_get(env, "SECRET_KEY_BASE");
     if (skb == NULL)
-        return ac_errmsg_set(err, -AC_ECONFIG,
-                             "SECRET_KEY_BASE is not set; make one with: export SECRET_KEY_BASE=$(openssl rand -base64 48)");
+        return ac_errmsg_set(
+            err, -AC_ECONFIG,
+            "SECRET_KEY_BASE is not set; make one with: export SECRET_KEY_BASE=$(openssl rand -base64 48)");
     if (strlen(skb) < AC_POLICY_CRYPTO_MIN_SECRET_LEN)
         return ac_errmsg_set(err, -AC_ECONFIG,
                              "SECRET_KEY_BASE is too short (%zu bytes; need at least %d); make one with: "

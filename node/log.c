@@ -8,25 +8,26 @@
 #include "policy/error.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
-#include <stddef.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
-#define MAX_SECRETS 64
+#define MAX_SECRETS 1024 /* a single-user node has a few dozen; the bound keeps a bug from growing it forever */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic int min_level = AC_LOG_INFO; /* read without the lock on every call */
-static FILE *output; /* NULL until set: stderr */
+static FILE *output;                        /* NULL until set: stderr */
 static bool output_set;
 static char *ring[AC_LOG_RING_LINES];
 static size_t ring_next, ring_count;
-static char *secrets[MAX_SECRETS];
+static char **secrets; /* grows to MAX_SECRETS */
+static size_t secret_cap;
 static size_t secret_count;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error", "off"};
@@ -165,34 +166,50 @@ static void format_fields(sink_t *s, const char *fmt, va_list ap)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
         switch (conv) {
-        case 'd': case 'i':
-            if (strcmp(len, "ll") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, long long));
-            else if (strcmp(len, "l") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, long));
-            else if (strcmp(len, "z") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, ssize_t));
-            else if (strcmp(len, "j") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, intmax_t));
-            else if (strcmp(len, "t") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, ptrdiff_t));
-            else n = snprintf(num, sizeof(num), spec, va_arg(ap, int));
+        case 'd':
+        case 'i':
+            if (strcmp(len, "ll") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, long long));
+            else if (strcmp(len, "l") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, long));
+            else if (strcmp(len, "z") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, ssize_t));
+            else if (strcmp(len, "j") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, intmax_t));
+            else if (strcmp(len, "t") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, ptrdiff_t));
+            else
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, int));
             break;
-        case 'u': case 'x': case 'X': case 'o':
-            if (strcmp(len, "ll") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned long long));
-            else if (strcmp(len, "l") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned long));
-            else if (strcmp(len, "z") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, size_t));
-            else if (strcmp(len, "j") == 0) n = snprintf(num, sizeof(num), spec, va_arg(ap, uintmax_t));
-            else if (strcmp(len, "t") == 0) n = snprintf(num, sizeof(num), spec, (size_t)va_arg(ap, ptrdiff_t));
-            else n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned int));
+        case 'u':
+        case 'x':
+        case 'X':
+        case 'o':
+            if (strcmp(len, "ll") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned long long));
+            else if (strcmp(len, "l") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned long));
+            else if (strcmp(len, "z") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, size_t));
+            else if (strcmp(len, "j") == 0)
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, uintmax_t));
+            else if (strcmp(len, "t") == 0)
+                n = snprintf(num, sizeof(num), spec, (size_t)va_arg(ap, ptrdiff_t));
+            else
+                n = snprintf(num, sizeof(num), spec, va_arg(ap, unsigned int));
             break;
-        case 'f': case 'g': case 'e': case 'G': case 'E':
+        case 'f':
+        case 'g':
+        case 'e':
+        case 'G':
+        case 'E':
             if (strcmp(len, "L") == 0)
                 n = snprintf(num, sizeof(num), spec, va_arg(ap, long double));
             else
                 n = snprintf(num, sizeof(num), spec, va_arg(ap, double));
             break;
-        case 'c':
-            n = snprintf(num, sizeof(num), "%c", (char)va_arg(ap, int));
-            break;
-        case 'p':
-            n = snprintf(num, sizeof(num), "%p", va_arg(ap, void *));
-            break;
+        case 'c': n = snprintf(num, sizeof(num), "%c", (char)va_arg(ap, int)); break;
+        case 'p': n = snprintf(num, sizeof(num), "%p", va_arg(ap, void *)); break;
         default:
             /* An unknown conversion is a programming error; show it rather than guess the argument type. */
             n = snprintf(num, sizeof(num), "%%%c", conv);
@@ -354,8 +371,19 @@ void ac_log_secret_add(const char *secret)
             return;
         }
     }
-    if (secret_count < MAX_SECRETS)
-        secrets[secret_count++] = ac_strdup(secret);
+    if (secret_count == MAX_SECRETS) {
+        pthread_mutex_unlock(&lock);
+        /* never silently: this line says that redaction is no longer complete */
+        fprintf(stderr,
+                "level=error module=log event=too_many_secrets max=%d note=\"later secrets are not redacted\"\n",
+                MAX_SECRETS);
+        return;
+    }
+    if (secret_count == secret_cap) {
+        secret_cap = secret_cap ? secret_cap * 2 : 32;
+        secrets = ac_realloc(secrets, secret_cap * sizeof(*secrets));
+    }
+    secrets[secret_count++] = ac_strdup(secret);
     pthread_mutex_unlock(&lock);
 }
 
@@ -378,10 +406,10 @@ void ac_log_shutdown(void)
         ring[i] = NULL;
     }
     ring_next = ring_count = 0;
-    for (size_t i = 0; i < secret_count; i++) {
+    for (size_t i = 0; i < secret_count; i++)
         ac_free_secret_str(secrets[i]);
-        secrets[i] = NULL;
-    }
-    secret_count = 0;
+    free(secrets);
+    secrets = NULL;
+    secret_count = secret_cap = 0;
     pthread_mutex_unlock(&lock);
 }

@@ -16,15 +16,15 @@
 
 typedef enum { AC_LOG_DEBUG = 0, AC_LOG_INFO, AC_LOG_WARN, AC_LOG_ERROR, AC_LOG_OFF } ac_log_level_t;
 
-#define AC_LOG_LINE_MAX 4096
+#define AC_LOG_LINE_MAX   4096
 #define AC_LOG_RING_LINES 1000
 
 /* Logs one event. `module` and `event` are short identifiers ([a-z0-9_]); `fmt` holds the rest of the line. */
 void ac_log(ac_log_level_t level, const char *module, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 #define ac_log_debug(m, e, ...) ac_log(AC_LOG_DEBUG, (m), (e), __VA_ARGS__)
-#define ac_log_info(m, e, ...) ac_log(AC_LOG_INFO, (m), (e), __VA_ARGS__)
-#define ac_log_warn(m, e, ...) ac_log(AC_LOG_WARN, (m), (e), __VA_ARGS__)
+#define ac_log_info(m, e, ...)  ac_log(AC_LOG_INFO, (m), (e), __VA_ARGS__)
+#define ac_log_warn(m, e, ...)  ac_log(AC_LOG_WARN, (m), (e), __VA_ARGS__)
 #define ac_log_error(m, e, ...) ac_log(AC_LOG_ERROR, (m), (e), __VA_ARGS__)
 
 /* Sets the minimum level written (default info). Returns 0, or -AC_EINVAL for an unknown name. */

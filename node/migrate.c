@@ -140,8 +140,8 @@ static int apply_one(PGconn *c, const ac_node_migration_t *m, const char *sum, a
         for (char *p = e.msg; *p != '\0'; p++)
             if (*p == '\n')
                 *p = ' ';
-        return ac_errmsg_set(err, rc == -AC_EDBDOWN ? rc : -AC_EMIGRATION, "migration %04d_%s failed: %s",
-                             m->version, m->name, e.msg);
+        return ac_errmsg_set(err, rc == -AC_EDBDOWN ? rc : -AC_EMIGRATION, "migration %04d_%s failed: %s", m->version,
+                             m->name, e.msg);
     }
     return 0;
 }

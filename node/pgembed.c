@@ -26,8 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define DB_NAME "alexclaw"
-#define DB_ROLE "alexclaw"
+#define DB_NAME  "alexclaw"
+#define DB_ROLE  "alexclaw"
 #define OUT_TAIL 1536
 
 struct ac_node_pgembed {
@@ -213,8 +213,8 @@ static int own_dir(const ac_node_pgembed_t *pg, const char *path, ac_errmsg_t *e
     /* Only a directory we just made is handed over; an existing one must already belong to the server user
      * (in /tmp, anyone could have made it first). */
     if (st.st_uid != pg->uid && !(created && pg->drop && chown(path, pg->uid, pg->gid) == 0))
-        return ac_errmsg_set(err, -AC_EPERM, "%s is owned by uid %u, but the database server runs as uid %u",
-                             path, (unsigned)st.st_uid, (unsigned)pg->uid);
+        return ac_errmsg_set(err, -AC_EPERM, "%s is owned by uid %u, but the database server runs as uid %u", path,
+                             (unsigned)st.st_uid, (unsigned)pg->uid);
     if ((st.st_mode & 077) != 0 && chmod(path, 0700) != 0)
         return ac_errmsg_set(err, -AC_ESYS, "cannot set mode 0700 on %s: %s", path, strerror(errno));
     return 0;
@@ -258,8 +258,17 @@ static int init_cluster(const ac_node_pgembed_t *pg, ac_errmsg_t *err)
 {
     char initdb[600], out[OUT_TAIL];
     snprintf(initdb, sizeof(initdb), "%s/initdb", pg->bindir);
-    char *const argv[] = {initdb, "-D", (char *)pg->pgdata, "-U", DB_ROLE, "-E", "UTF8", "--locale=C",
-                          "--auth-local=trust", "--auth-host=reject", NULL};
+    char *const argv[] = {initdb,
+                          "-D",
+                          (char *)pg->pgdata,
+                          "-U",
+                          DB_ROLE,
+                          "-E",
+                          "UTF8",
+                          "--locale=C",
+                          "--auth-local=trust",
+                          "--auth-host=reject",
+                          NULL};
     ac_log_info("pgembed", "initdb", "pgdata=%s", pg->pgdata);
     int rc = run(pg, argv, out, sizeof(out));
     if (rc != 0)
@@ -275,7 +284,7 @@ static int start_server(const ac_node_pgembed_t *pg, ac_errmsg_t *err)
     snprintf(opts, sizeof(opts), "-c listen_addresses='' -c unix_socket_directories=%s -c unix_socket_permissions=0700",
              pg->sockdir);
     char *const argv[] = {pgctl, "start", "-w", "-t", "60", "-D", (char *)pg->pgdata, "-l", (char *)pg->logfile,
-                          "-o", opts, NULL};
+                          "-o",  opts,    NULL};
     int rc = run(pg, argv, out, sizeof(out));
     if (rc != 0)
         return ac_errmsg_set(err, -AC_EDB, "the embedded PostgreSQL server did not start (exit %d); see %s: %s", rc,
@@ -404,9 +413,10 @@ void ac_node_pgembed_stop(ac_node_pgembed_t *pg)
     snprintf(path, sizeof(path), "%s/postgres.lock", dir);
     if (lock_file(path, LOCK_EX, &start_fd, NULL) == 0) {
         /* Trade our shared hold for an exclusive try: it succeeds only when no other process uses the server. */
-        if (flock(pg->users_fd, LOCK_EX | LOCK_NB) == 0)
+        if (flock(pg->users_fd, LOCK_EX | LOCK_NB) == 0) {
             stop_server(pg);
-        else
+            rmdir(pg->sockdir); /* empty once the server is gone; recreated on the next start */
+        } else
             ac_log_info("pgembed", "left_running", "reason=%s", "another alexclaw process uses it");
         close(start_fd);
     }

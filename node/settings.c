@@ -134,7 +134,8 @@ static size_t json_depth(const json_t *j)
     if (json_is_object(j)) {
         const char *k;
         json_t *v;
-        json_object_foreach((json_t *)j, k, v) {
+        json_object_foreach((json_t *)j, k, v)
+        {
             size_t d = json_depth(v);
             if (d > max)
                 max = d;
@@ -144,7 +145,8 @@ static size_t json_depth(const json_t *j)
     if (json_is_array(j)) {
         size_t i;
         json_t *v;
-        json_array_foreach(j, i, v) {
+        json_array_foreach(j, i, v)
+        {
             size_t d = json_depth(v);
             if (d > max)
                 max = d;
@@ -181,8 +183,7 @@ int ac_node_setting_value_check(ac_node_setting_type_t type, const char *value, 
     bool b;
     json_t *j;
     switch (type) {
-    case AC_SETTING_STRING:
-        return 0;
+    case AC_SETTING_STRING: return 0;
     case AC_SETTING_INTEGER:
         return parse_int(value, &i) == 0 ? 0 : ac_errmsg_set(err, -AC_ETYPE, "value is not an integer");
     case AC_SETTING_FLOAT:

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define AC_SETTING_KEY_MAX 255              /* varchar(255) in the schema */
-#define AC_SETTING_VALUE_MAX (256 * 1024)   /* prompts are the longest values */
+#define AC_SETTING_KEY_MAX    255          /* varchar(255) in the schema */
+#define AC_SETTING_VALUE_MAX  (256 * 1024) /* prompts are the longest values */
 #define AC_SETTING_JSON_DEPTH 32
 
 typedef enum {

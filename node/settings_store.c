@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #define NOTIFY_CHANNEL "alexclaw_settings"
-#define SELECT_COLS "SELECT key, value, type, category, description, sensitive FROM settings"
+#define SELECT_COLS    "SELECT key, value, type, category, description, sensitive FROM settings"
 
 /* Turns result row i into a cache entry (decrypting), reporting problems without values. */
 static void row_from_result(PGresult *r, int i, const uint8_t *key32, ac_node_setting_t *row)
@@ -97,15 +97,14 @@ int ac_node_settings_store_load_key(PGconn *c, ac_node_settings_t *s, const char
 }
 
 /* Runs a parameterised statement; returns 0 or -AC_EDB with err filled. */
-static int exec_params(PGconn *c, const char *sql, int n, const char *const *params, const char *what,
-                       ac_errmsg_t *err)
+static int exec_params(PGconn *c, const char *sql, int n, const char *const *params, const char *what, ac_errmsg_t *err)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     int rc = 0;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        rc = ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "%s: %s", what,
-                           PQerrorMessage(c));
+        rc =
+            ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "%s: %s", what, PQerrorMessage(c));
     PQclear(r);
     return rc;
 }
@@ -153,8 +152,9 @@ static int seed(PGconn *c, const ac_node_env_t *env, const uint8_t *key32, ac_er
         if (!ac_node_setting_key_is_sensitive(k))
             continue;
         const char *params[] = {k};
-        rc = exec_params(c, "UPDATE settings SET sensitive = true, updated_at = now() AT TIME ZONE 'utc' WHERE key = $1",
-                         1, params, "marking a setting sensitive", err);
+        rc =
+            exec_params(c, "UPDATE settings SET sensitive = true, updated_at = now() AT TIME ZONE 'utc' WHERE key = $1",
+                        1, params, "marking a setting sensitive", err);
         if (rc == 0)
             ac_log_info("settings", "marked_sensitive", "key=%s", k);
     }
@@ -248,11 +248,14 @@ int ac_node_settings_store_set(PGconn *c, ac_node_settings_t *s, const char *key
     bool exists = PQntuples(r) == 1;
     char type_buf[64], category[256];
     snprintf(type_buf, sizeof(type_buf), "%s",
-             type_name != NULL ? type_name : exists ? PQgetvalue(r, 0, 0) : e != NULL ? e->type : "string");
+             type_name != NULL ? type_name
+             : exists          ? PQgetvalue(r, 0, 0)
+             : e != NULL       ? e->type
+                               : "string");
     bool sensitive = (exists && strcmp(PQgetvalue(r, 0, 1), "t") == 0) || ac_node_setting_key_is_sensitive(key);
     snprintf(category, sizeof(category), "%s",
-             exists && !PQgetisnull(r, 0, 2) ? PQgetvalue(r, 0, 2)
-             : e != NULL                     ? e->category
+             exists && !PQgetisnull(r, 0, 2)  ? PQgetvalue(r, 0, 2)
+             : e != NULL                      ? e->category
              : strncmp(key, "skill.", 6) == 0 ? "skills"
                                               : "general");
     PQclear(r);
@@ -267,7 +270,11 @@ int ac_node_settings_store_set(PGconn *c, ac_node_settings_t *s, const char *key
     char *stored = NULL;
     if ((rc = to_stored(ac_node_settings_key(s), sensitive, value, &stored)) != 0)
         return ac_errmsg_set(err, rc, "encrypting %s: %s", key, ac_strerror(rc));
-    const char *params[] = {key, stored, ac_node_setting_type_name(type), sensitive ? "true" : "false", category,
+    const char *params[] = {key,
+                            stored,
+                            ac_node_setting_type_name(type),
+                            sensitive ? "true" : "false",
+                            category,
                             e != NULL ? e->description : NULL};
     rc = exec_params(c,
                      "INSERT INTO settings (key, value, type, sensitive, category, description) "
@@ -279,8 +286,13 @@ int ac_node_settings_store_set(PGconn *c, ac_node_settings_t *s, const char *key
         return rc;
     if (sensitive)
         ac_log_secret_add(value);
-    ac_node_setting_t row = {ac_strdup(key), ac_strdup(value), type, ac_strdup(category),
-                             e != NULL ? ac_strdup(e->description) : NULL, sensitive, 0};
+    ac_node_setting_t row = {ac_strdup(key),
+                             ac_strdup(value),
+                             type,
+                             ac_strdup(category),
+                             e != NULL ? ac_strdup(e->description) : NULL,
+                             sensitive,
+                             0};
     ac_node_settings_put(s, &row);
     ac_log_info("settings", "set", "key=%s type=%s sensitive=%s", key, ac_node_setting_type_name(type),
                 sensitive ? "true" : "false");

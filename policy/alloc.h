@@ -9,10 +9,10 @@
 
 #include <stddef.h>
 
-#define ac_malloc(n) ac__malloc((n), __FILE__, __LINE__)
+#define ac_malloc(n)     ac__malloc((n), __FILE__, __LINE__)
 #define ac_calloc(n, sz) ac__calloc((n), (sz), __FILE__, __LINE__)
 #define ac_realloc(p, n) ac__realloc((p), (n), __FILE__, __LINE__)
-#define ac_strdup(s) ac__strdup((s), __FILE__, __LINE__)
+#define ac_strdup(s)     ac__strdup((s), __FILE__, __LINE__)
 #define ac_strndup(s, n) ac__strndup((s), (n), __FILE__, __LINE__)
 
 void *ac__malloc(size_t n, const char *file, int line);

@@ -23,7 +23,7 @@
 #include <openssl/rand.h>
 
 #define PREFIX_LEN (sizeof(AC_POLICY_CRYPTO_PREFIX) - 1)
-#define OVERHEAD (AC_POLICY_CRYPTO_IV_LEN + AC_POLICY_CRYPTO_TAG_LEN)
+#define OVERHEAD   (AC_POLICY_CRYPTO_IV_LEN + AC_POLICY_CRYPTO_TAG_LEN)
 #define SHA256_LEN 32
 /* OpenSSL 3's HKDF refuses a longer info (HKDF_MAXBUF). */
 #define HKDF_MAX_INFO 1024

@@ -15,14 +15,14 @@
 #define AC_POLICY_CRYPTO_KEY_LEN 32
 /* SECRET_KEY_BASE shorter than this is refused, as the original did. */
 #define AC_POLICY_CRYPTO_MIN_SECRET_LEN 32
-#define AC_POLICY_CRYPTO_IV_LEN 12
-#define AC_POLICY_CRYPTO_TAG_LEN 16
-#define AC_POLICY_CRYPTO_PREFIX "enc:"
+#define AC_POLICY_CRYPTO_IV_LEN         12
+#define AC_POLICY_CRYPTO_TAG_LEN        16
+#define AC_POLICY_CRYPTO_PREFIX         "enc:"
 /* Upper bound on a stored value (prefix included) that seal writes and open reads: 1 MiB. */
 #define AC_POLICY_CRYPTO_MAX_STORED (1024 * 1024)
 
 /* HKDF `info` strings: one key per purpose, all derived from SECRET_KEY_BASE. */
-#define AC_POLICY_CRYPTO_INFO_SETTINGS "AlexClaw.Config.Crypto"
+#define AC_POLICY_CRYPTO_INFO_SETTINGS   "AlexClaw.Config.Crypto"
 #define AC_POLICY_CRYPTO_INFO_CAPABILITY "AlexClaw.Auth.CapabilityToken"
 
 /* RFC 5869 HKDF with SHA-256 (extract then expand).

@@ -36,7 +36,7 @@ enum {
 #define AC_ERRNO_ENUM_(name, msg) AC_##name,
     AC_ERRNO_MAP(AC_ERRNO_ENUM_)
 #undef AC_ERRNO_ENUM_
-    AC_ERRNO_END_
+        AC_ERRNO_END_
 };
 
 /* Returns a static message for `code` (negative or positive); "unknown error" for codes outside the table. */

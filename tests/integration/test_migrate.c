@@ -15,7 +15,10 @@
 
 #include <cmocka.h>
 
-#define M(v, n, s) {v, n, s, sizeof(s) - 1}
+#define M(v, n, s)                                                                                                     \
+    {                                                                                                                  \
+        v, n, s, sizeof(s) - 1                                                                                         \
+    }
 
 static const ac_node_migration_t good[] = {
     M(1, "one", "CREATE TABLE t1 (id int); INSERT INTO t1 VALUES (1);"),

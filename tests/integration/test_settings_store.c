@@ -143,7 +143,8 @@ static void sensitive_flag_only_grows(void **state)
     fx_t *f = *state;
     boot(f);
     ac_test_db_exec(f->c, "UPDATE settings SET sensitive = false WHERE key = 'github.token'");
-    ac_test_db_exec(f->c, "INSERT INTO settings (key, value, sensitive) VALUES ('custom.api_key', 'k-123456789', false)");
+    ac_test_db_exec(f->c,
+                    "INSERT INTO settings (key, value, sensitive) VALUES ('custom.api_key', 'k-123456789', false)");
     ac_test_db_exec(f->c, "UPDATE settings SET sensitive = true WHERE key = 'display.timezone'");
     boot(f);
     assert_int_equal(count(f, "SELECT count(*) FROM settings WHERE sensitive AND key IN "
@@ -167,8 +168,8 @@ static void plaintext_secret_is_encrypted_in_place(void **state)
     assert_int_equal(ac_node_settings_get_str(f->s, "telegram.bot_token", &v), 0);
     assert_string_equal(v, "plain-bot-token-123");
     free(v);
-    assert_int_equal(count(f, "SELECT count(*) FROM settings WHERE sensitive AND value <> '' AND value NOT LIKE 'enc:%'"),
-                     0);
+    assert_int_equal(
+        count(f, "SELECT count(*) FROM settings WHERE sensitive AND value <> '' AND value NOT LIKE 'enc:%'"), 0);
 }
 
 static void undecryptable_secret_is_reported_masked_and_boot_goes_on(void **state)

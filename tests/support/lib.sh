@@ -8,6 +8,9 @@ set -uo pipefail
 T_PASS=0; T_FAIL=0; T_PIDS=(); T_DBS=()
 T_DIR=$(mktemp -d /tmp/ac-test.XXXXXX); chmod 0755 "$T_DIR"
 T_NAME=$(basename "$0" .sh)
+# Sanitizer builds: every report of every process this scenario starts lands in $T_DIR; finish() fails on any.
+export ASAN_OPTIONS="log_path=$T_DIR/sanitizer:detect_leaks=1:abort_on_error=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="log_path=$T_DIR/sanitizer:print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 
 ok()   { T_PASS=$((T_PASS + 1)); echo "ok   - $*"; }
 fail() { T_FAIL=$((T_FAIL + 1)); echo "FAIL - $*"; }
@@ -46,9 +49,19 @@ wait_log() {
   echo "  (timed out after ${secs}s waiting for /$pat/ in $f; last lines:)"; tail -5 "$f" | sed 's/^/    /'
   return 1
 }
-stop_node() { local pid=$1; kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; }
+# stop_node PID: SIGTERM, then checks that the node exited with status 0.
+stop_node() {
+  local pid=$1 rc
+  kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rc=$?
+  check "node $pid exited cleanly after SIGTERM (status $rc)" [ "$rc" = 0 ]
+}
 
 finish() {
+  local f
+  for f in "$T_DIR"/sanitizer.*; do
+    [ -e "$f" ] || continue
+    fail "sanitizer report $(basename "$f")"; sed 's/^/    /' "$f" | head -40
+  done
   echo "$T_PASS passed, $T_FAIL failed"
   [ "$T_FAIL" -eq 0 ]
 }
