@@ -159,10 +159,12 @@ int ac_node_db_connect_retry(const char *conninfo, int max_wait_s, volatile sig_
             return ac_errmsg_set(err, rc, "%s", e.msg);
         clock_gettime(CLOCK_MONOTONIC, &now);
         long waited = (long)(now.tv_sec - t0.tv_sec);
-        if (max_wait_s >= 0 && waited + delay > max_wait_s) {
+        if (max_wait_s >= 0 && waited >= max_wait_s) {
             return ac_errmsg_set(err, -AC_EDBDOWN, "database unreachable after %d attempts in %lds: %s", attempt,
                                  waited, e.msg);
         }
+        if (max_wait_s >= 0 && waited + delay > max_wait_s)
+            delay = (int)(max_wait_s - waited); /* one last attempt right at the limit */
         ac_log_warn("db", "unreachable", "attempt=%d retry_in_s=%d error=%s", attempt, delay, e.msg);
         for (int i = 0; i < delay * 10; i++) {
             if (stop != NULL && *stop)

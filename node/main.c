@@ -52,8 +52,8 @@ static int cmd_serve(void)
 
     ac_node_runtime_t rt;
     ac_errmsg_t err = {{0}};
-    int rc =
-        ac_node_runtime_open(&rt, AC_RT_MIGRATE | AC_RT_SETTINGS | AC_RT_LISTEN | AC_RT_WAIT_DB, &stop_requested, &err);
+    int rc = ac_node_runtime_open(&rt, AC_RT_NODE | AC_RT_MIGRATE | AC_RT_SETTINGS | AC_RT_LISTEN | AC_RT_WAIT_DB,
+                                  &stop_requested, &err);
     if (rc == -AC_ESTOPPED)
         return 0;
     if (rc != 0)

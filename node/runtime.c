@@ -8,10 +8,12 @@
 #include "policy/crypto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,6 +53,31 @@ static int open_data_dir(ac_node_runtime_t *rt, ac_errmsg_t *err)
         return ac_errmsg_set(err, -AC_ECONFIG, "data directory %s is not a directory", abs);
     rt->data_dir = ac_strdup(abs);
     ac_log_info("node", "data_dir", "path=%s", rt->data_dir);
+    return 0;
+}
+
+/* One node per data directory: a second `serve` would share the embedded server and the node's files. The lock
+ * file holds the holder's pid, for the message. */
+static int lock_node(ac_node_runtime_t *rt, ac_errmsg_t *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/node.lock", rt->data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return ac_errmsg_set(err, -AC_ESYS, "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+        close(fd);
+        return ac_errmsg_set(err, -AC_ESTATE, "another node (pid %s) is running with the data directory %s",
+                             pid[0] ? pid : "?", rt->data_dir);
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+        ac_log_warn("node", "lock_write_failed", "path=%s", path);
+    rt->node_lock_fd = fd;
     return 0;
 }
 
@@ -114,6 +141,7 @@ static int open_settings(ac_node_runtime_t *rt, unsigned flags, ac_errmsg_t *err
 int ac_node_runtime_open(ac_node_runtime_t *rt, unsigned flags, volatile sig_atomic_t *stop, ac_errmsg_t *err)
 {
     memset(rt, 0, sizeof(*rt));
+    rt->node_lock_fd = -1;
     if (flags & (AC_RT_SETTINGS | AC_RT_LISTEN))
         flags |= AC_RT_SECRET | AC_RT_SETTINGS;
     /* The level first, so that loading the environment can already log at debug level. */
@@ -135,7 +163,11 @@ int ac_node_runtime_open(ac_node_runtime_t *rt, unsigned flags, volatile sig_ato
         rt->node_name = ac_malloc(strlen(host) + 10);
         sprintf(rt->node_name, "alexclaw@%s", host);
     }
-    if ((rc = open_data_dir(rt, err)) != 0 || (rc = open_database(rt, flags, stop, err)) != 0)
+    if ((rc = open_data_dir(rt, err)) != 0)
+        goto Exit;
+    if ((flags & AC_RT_NODE) && (rc = lock_node(rt, err)) != 0)
+        goto Exit;
+    if ((rc = open_database(rt, flags, stop, err)) != 0)
         goto Exit;
     if ((flags & AC_RT_MIGRATE) && (rc = run_migrations(rt, err)) != 0)
         goto Exit;
@@ -155,8 +187,11 @@ void ac_node_runtime_close(ac_node_runtime_t *rt)
         PQfinish(rt->db);
     ac_node_pgembed_stop(rt->pg);
     ac_free_secret_str(rt->conninfo);
+    if (rt->node_lock_fd >= 0)
+        close(rt->node_lock_fd);
     free(rt->data_dir);
     free(rt->node_name);
     ac_node_env_free(&rt->env);
     memset(rt, 0, sizeof(*rt));
+    rt->node_lock_fd = -1;
 }

@@ -20,12 +20,14 @@ enum {
     AC_RT_SETTINGS = 1u << 2, /* seed and load settings (implies AC_RT_SECRET) */
     AC_RT_LISTEN = 1u << 3,   /* keep the settings cache current (LISTEN/NOTIFY thread) */
     AC_RT_WAIT_DB = 1u << 4,  /* wait for the database forever (serve); otherwise up to 30 s */
+    AC_RT_NODE = 1u << 5,     /* this process is the node: one per data directory (flock on <data>/node.lock) */
 };
 
 typedef struct ac_node_runtime {
     ac_node_env_t env;
-    char *data_dir;  /* absolute */
-    char *node_name; /* NODE_NAME, else alexclaw@<hostname> */
+    char *data_dir;   /* absolute */
+    char *node_name;  /* NODE_NAME, else alexclaw@<hostname> */
+    int node_lock_fd; /* AC_RT_NODE: held while the node runs; -1 otherwise */
     ac_node_pgembed_t *pg;
     char *conninfo; /* secret: may hold a password */
     PGconn *db;

@@ -34,4 +34,11 @@ start_node "$T_DIR/node2.log" DATABASE_URL="postgresql://postgres@/postgres?host
 check "waiting node logs its first attempt" wait_log "$T_DIR/node2.log" "event=unreachable" 20
 kill -TERM "$LAST_PID"; wait "$LAST_PID"; rc=$?
 check "SIGTERM while waiting: exit 0" [ "$rc" = 0 ]
+# migrate (and config) give up after about 30 seconds, saying why
+start=$(date +%s)
+out=$(DATABASE_URL="postgresql://postgres@/postgres?host=$T_DIR/none" ALEXCLAW_DATA_DIR="$T_DIR/n" timeout 90 "$B" migrate 2>&1); rc=$?
+took=$(( $(date +%s) - start ))
+check "migrate with no database: exit 1" [ "$rc" = 1 ]
+check "migrate with no database: gives up after about 30 s (took ${took}s)" [ "$took" -ge 28 ] && [ "$took" -le 40 ]
+check "migrate with no database: says so" grep -q "database unreachable after [0-9]* attempts in 3[0-9]s" <<<"$out"
 finish

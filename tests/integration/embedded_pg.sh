@@ -26,6 +26,11 @@ check "cluster directory mode 0700" [ "$(stat -c %a "$T_DIR/data/postgres")" = 7
 check "no TCP port: listen_addresses is empty" [ "$(psql -X -At -h "$sock" -U alexclaw -d alexclaw -c 'SHOW listen_addresses')" = "" ]
 check "the node's tables are there" [ "$(psql -X -At -h "$sock" -U alexclaw -d alexclaw -c "SELECT count(*) FROM settings")" -gt 30 ]
 
+out=$("$B" serve 2>&1); rc=$?
+check "a second node on the same data directory: refused" [ "$rc" = 1 ]
+check "a second node on the same data directory: says which node holds it" \
+  grep -q "another node (pid $node) is running with the data directory $T_DIR/data" <<<"$out"
+
 out=$("$B" config set display.timezone Asia/Tokyo 2>&1); rc=$?
 check "config while the node runs: works" [ "$rc" = 0 ]
 check "config while the node runs: attaches to the running server" grep -q "event=attached" <<<"$out"
