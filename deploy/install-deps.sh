@@ -44,17 +44,30 @@ if [ "$want_test" = 1 ]; then
   command -v npm >/dev/null 2>&1 || missing+=(npm)
 fi
 
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+
+# The embedded PostgreSQL server's own system user (not the shared "postgres" account).
+ensure_user() {
+  getent passwd alexclaw >/dev/null 2>&1 && return 0
+  if [ -n "$SUDO" ] && ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps: need root or sudo to create the system user alexclaw" >&2; return 1
+  fi
+  $SUDO useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin alexclaw
+  echo "install-deps: created system user alexclaw (runs the embedded PostgreSQL server)"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  ensure_user
   exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  SUDO=sudo
+if [ -n "$SUDO" ] && ! command -v sudo >/dev/null 2>&1; then
+  echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1
 fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+ensure_user
 echo "install-deps: done"

@@ -19,6 +19,11 @@ fi
 export ALEXCLAW_DATA_DIR="${ALEXCLAW_DATA_DIR:-$PWD/var}"
 mkdir -p "$ALEXCLAW_DATA_DIR"
 envfile="$ALEXCLAW_DATA_DIR/alexclaw.env"
+# The secrets file must be ours and a plain file: never write secrets into a file another user can read or swap.
+if [ -L "$envfile" ] || { [ -e "$envfile" ] && [ ! -O "$envfile" ]; }; then
+  echo "run-node: $envfile is a symbolic link or belongs to another user; refusing to use it" >&2
+  exit 1
+fi
 random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
 (
   umask 077

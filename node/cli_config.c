@@ -28,28 +28,29 @@ static void print_row(const ac_node_setting_t *r)
 /* Reads all of stdin (bounded); strips one trailing newline. OUT: *out from ac_malloc. */
 static int read_stdin_value(char **out)
 {
-    size_t cap = 4096, len = 0;
+    /* One fixed buffer: growing it with realloc would leave copies of a secret behind. */
+    size_t cap = AC_SETTING_VALUE_MAX + 2, len = 0;
     char *buf = ac_malloc(cap);
     size_t n;
-    while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+    while (len < cap - 1 && (n = fread(buf + len, 1, cap - 1 - len, stdin)) > 0)
         len += n;
-        if (len > AC_SETTING_VALUE_MAX) {
-            ac_free_secret(buf, cap);
-            return -AC_ETOOLONG;
-        }
-        if (cap - len - 1 == 0) {
-            buf = ac_realloc(buf, cap * 2);
-            cap *= 2;
-        }
-    }
-    if (memchr(buf, '\0', len) != NULL) {
+    int rc = 0;
+    if (len > AC_SETTING_VALUE_MAX + 1 || (len == cap - 1 && fgetc(stdin) != EOF))
+        rc = -AC_ETOOLONG;
+    else if (memchr(buf, '\0', len) != NULL)
+        rc = -AC_EINVAL;
+    if (rc != 0) {
         ac_free_secret(buf, cap);
-        return -AC_EINVAL;
+        return rc;
     }
     if (len > 0 && buf[len - 1] == '\n')
         len--;
     if (len > 0 && buf[len - 1] == '\r')
         len--;
+    if (len > AC_SETTING_VALUE_MAX) {
+        ac_free_secret(buf, cap);
+        return -AC_ETOOLONG;
+    }
     buf[len] = '\0';
     *out = buf;
     return 0;
@@ -102,6 +103,13 @@ int ac_node_cli_config(int argc, char **argv)
                 fprintf(stderr, "alexclaw config: cannot read the value from stdin: %s\n", ac_strerror(rc));
                 return 1;
             }
+        } else if (ac_node_setting_key_is_sensitive(argv[1])) {
+            /* the command line is world-readable (ps, /proc/<pid>/cmdline) and lands in shell history */
+            fprintf(stderr,
+                    "alexclaw config: %s is a secret: give its value on standard input "
+                    "(alexclaw config set %s -)\n",
+                    argv[1], argv[1]);
+            return 2;
         } else {
             value = ac_strdup(argv[2]);
         }

@@ -12,6 +12,10 @@
 /* pg_advisory_lock keys (bigint). */
 #define AC_NODE_DB_LOCK_MIGRATE       0x41436c6177000001LL /* "AClaw" + 1: schema migrations */
 #define AC_NODE_DB_LOCK_SETTINGS_BOOT 0x41436c6177000002LL /* seeding and re-encrypting settings */
+/* + workflow_runs.id (< 2^32): held (session) by the process executing that run, so crash recovery can tell a live
+ * run from one whose process died. */
+#define AC_NODE_DB_LOCK_RUN_BASE 0x41436c6200000000LL
+#define AC_NODE_DB_LOCK_CLAIMS_PRUNE 0x41436c6177000003LL /* one node at a time prunes old schedule claims */
 
 /* Checks the syntax of a DATABASE_URL (a postgres:// or postgresql:// URL, or a libpq key=value string) without
  * connecting. err never contains the password. */

@@ -82,6 +82,13 @@ static int check_one(const ac_node_config_entry_t *e, const char *v, ac_errmsg_t
                    ? 0
                    : ac_errmsg_set(err, -AC_ECONFIG, "LOG_LEVEL must be debug, info, warn or error");
     }
+    if (strcmp(e->env, "ALEXCLAW_WORKERS") == 0) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        return *end == '\0' && n >= 1 && n <= 64
+                   ? 0
+                   : ac_errmsg_set(err, -AC_ECONFIG, "ALEXCLAW_WORKERS must be a number from 1 to 64");
+    }
     if (e->key != NULL) {
         ac_node_setting_type_t t;
         if (ac_node_setting_type_parse(e->type, &t) != 0)

@@ -67,12 +67,41 @@ static bool needs_quotes(const char *v, size_t n)
     return false;
 }
 
-static void put_value(sink_t *s, const char *v, size_t n)
+/* Copies v to out with every registered secret replaced by [REDACTED], before any escaping (an escaped secret
+ * would no longer match). Only the first cap - 1 bytes matter: the line is cut long before. Returns the length. */
+static size_t redact_raw(const char *v, size_t n, char *out, size_t cap)
 {
-    if (v == NULL) {
+    static const char mark[] = "[REDACTED]";
+    size_t o = 0, i = 0;
+    pthread_mutex_lock(&lock);
+    while (i < n && o + 1 < cap) {
+        bool hit = false;
+        for (size_t k = 0; k < secret_count; k++) {
+            size_t sl = strlen(secrets[k]);
+            if (secrets[k][0] == v[i] && sl <= n - i && memcmp(v + i, secrets[k], sl) == 0) {
+                size_t m = sizeof(mark) - 1 < cap - 1 - o ? sizeof(mark) - 1 : cap - 1 - o;
+                memcpy(out + o, mark, m);
+                o += m;
+                i += sl;
+                hit = true;
+                break;
+            }
+        }
+        if (!hit)
+            out[o++] = v[i++];
+    }
+    pthread_mutex_unlock(&lock);
+    return o;
+}
+
+static void put_value(sink_t *s, const char *raw, size_t rawlen)
+{
+    if (raw == NULL) {
         put(s, "(null)", 6);
         return;
     }
+    char v[2 * AC_LOG_LINE_MAX];
+    size_t n = redact_raw(raw, rawlen, v, sizeof(v));
     if (!needs_quotes(v, n)) {
         put(s, v, n);
         return;
@@ -208,7 +237,11 @@ static void format_fields(sink_t *s, const char *fmt, va_list ap)
             else
                 n = snprintf(num, sizeof(num), spec, va_arg(ap, double));
             break;
-        case 'c': n = snprintf(num, sizeof(num), "%c", (char)va_arg(ap, int)); break;
+        case 'c': { /* a character is a value too: a newline must not start a forged line */
+            char ch = (char)va_arg(ap, int);
+            put_value(s, &ch, 1);
+            continue;
+        }
         case 'p': n = snprintf(num, sizeof(num), "%p", va_arg(ap, void *)); break;
         default:
             /* An unknown conversion is a programming error; show it rather than guess the argument type. */

@@ -1,7 +1,9 @@
 /* node/main.c - the `alexclaw` command line: serve, migrate, config, version, help.
  *
  * Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage error. */
+#include "node/app.h"
 #include "node/cli_config.h"
+#include "node/cli_workflow.h"
 #include "node/config.h"
 #include "node/log.h"
 #include "node/runtime.h"
@@ -9,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 static volatile sig_atomic_t stop_requested;
 
@@ -31,6 +34,14 @@ static void usage(FILE *out)
                  "  config unset KEY            delete a setting\n"
                  "  config reference env|markdown\n"
                  "                              print the configuration reference (.env.example, README tables)\n"
+                 "  workflow list | runs [NAME] list workflows, or recent runs\n"
+                 "  workflow show NAME          show a workflow (its export JSON)\n"
+                 "  workflow run NAME [--input JSON]\n"
+                 "                              run it here, now; exit 1 unless it completes\n"
+                 "  workflow import FILE|-      import an exported workflow (always disabled)\n"
+                 "  workflow export NAME        print its export JSON\n"
+                 "  workflow cancel RUN_ID      cancel a running run\n"
+                 "                              print the configuration reference (.env.example, README tables)\n"
                  "  version                     print the version\n"
                  "  help                        this text\n\n");
     ac_node_config_print_help(out);
@@ -44,6 +55,8 @@ static int fail(const ac_errmsg_t *err, int rc)
 
 static int cmd_serve(void)
 {
+    /* No core dumps and no ptrace by other processes of this user: the node holds decrypted secrets. */
+    prctl(PR_SET_DUMPABLE, 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal; /* no SA_RESTART: waits wake up */
@@ -58,6 +71,12 @@ static int cmd_serve(void)
         return 0;
     if (rc != 0)
         return fail(&err, rc);
+    ac_node_app_t app;
+    if ((rc = ac_node_app_init(&app, &rt, &err)) != 0 || (rc = ac_node_app_start(&app, &err)) != 0) {
+        ac_node_app_close(&app);
+        ac_node_runtime_close(&rt);
+        return fail(&err, rc);
+    }
     ac_log_info("node", "ready", "node=%s version=%s", rt.node_name, AC_VERSION);
 
     sigset_t block, old;
@@ -70,6 +89,7 @@ static int cmd_serve(void)
     sigprocmask(SIG_SETMASK, &old, NULL);
 
     ac_log_info("node", "stopping", "node=%s", rt.node_name);
+    ac_node_app_close(&app);
     ac_node_runtime_close(&rt);
     ac_log_info("node", "stopped", "signal=%s", "TERM or INT");
     return 0;
@@ -109,6 +129,8 @@ int main(int argc, char **argv)
         rc = cmd_migrate();
     else if (strcmp(cmd, "config") == 0)
         rc = ac_node_cli_config(argc - 2, argv + 2);
+    else if (strcmp(cmd, "workflow") == 0)
+        rc = ac_node_cli_workflow(argc - 2, argv + 2);
     else {
         fprintf(stderr, "alexclaw: unknown command or arguments: %s (see alexclaw help)\n", cmd);
         rc = 2;

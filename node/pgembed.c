@@ -34,8 +34,9 @@ struct ac_node_pgembed {
     char bindir[512];
     char pgdata[1024];
     char logfile[1100];
-    char sockdir[64];
-    char conninfo[256];
+    char sockdir[1100];
+    bool started; /* this process started the server (stop it if the start fails later) */
+    char conninfo[1200];
     uid_t uid;
     gid_t gid;
     bool drop; /* running as root: children switch to uid/gid */
@@ -130,8 +131,10 @@ static int user_can_reach(const ac_node_pgembed_t *pg, const char *path)
 /* Explains which directory on the way to path the server user cannot search. */
 static int explain_unreachable(const ac_node_pgembed_t *pg, const char *user, const char *path, ac_errmsg_t *err)
 {
-    char prefix[1024];
+    char prefix[1100];
     size_t n = strlen(path);
+    if (n >= sizeof(prefix))
+        return ac_errmsg_set(err, -AC_ETOOLONG, "data directory path is too long");
     for (size_t i = 1; i <= n; i++) {
         if (i < n && path[i] != '/')
             continue;
@@ -164,6 +167,8 @@ static int find_bindir(const char *configured, char *out, size_t cap, ac_errmsg_
             !executable(configured, "postgres"))
             return ac_errmsg_set(err, -AC_ECONFIG, "ALEXCLAW_PG_BINDIR=%s does not hold initdb, pg_ctl and postgres",
                                  configured);
+        if (strlen(configured) >= cap)
+            return ac_errmsg_set(err, -AC_ETOOLONG, "ALEXCLAW_PG_BINDIR is too long");
         snprintf(out, cap, "%s", configured);
         return 0;
     }
@@ -220,8 +225,15 @@ static int own_dir(const ac_node_pgembed_t *pg, const char *path, ac_errmsg_t *e
     return 0;
 }
 
+/* The socket directory: <data>/postgres-run when the socket path fits the 107-byte limit of sun_path (no other user
+ * can create names in the data directory); else /tmp/.alexclaw-pg-<hash of the data directory>, which own_dir()
+ * refuses unless it belongs to the server's user. */
 static void sock_dir_for(const char *data_dir, char *out, size_t cap)
 {
+    if (strlen(data_dir) + strlen("/postgres-run/.s.PGSQL.5432") < 108) {
+        snprintf(out, cap, "%s/postgres-run", data_dir);
+        return;
+    }
     unsigned char md[32];
     unsigned int mdlen = 0;
     EVP_Digest(data_dir, strlen(data_dir), md, &mdlen, EVP_sha256(), NULL);
@@ -278,7 +290,7 @@ static int init_cluster(const ac_node_pgembed_t *pg, ac_errmsg_t *err)
 
 static int start_server(const ac_node_pgembed_t *pg, ac_errmsg_t *err)
 {
-    char pgctl[600], opts[256], out[OUT_TAIL];
+    char pgctl[600], opts[1300], out[OUT_TAIL];
     snprintf(pgctl, sizeof(pgctl), "%s/pg_ctl", pg->bindir);
     /* pg_ctl hands -o to a shell: the socket directory is ours and holds no blanks or quotes. */
     snprintf(opts, sizeof(opts), "-c listen_addresses='' -c unix_socket_directories=%s -c unix_socket_permissions=0700",
@@ -307,7 +319,7 @@ static void stop_server(const ac_node_pgembed_t *pg)
 
 static int ensure_database(const ac_node_pgembed_t *pg, ac_errmsg_t *err)
 {
-    char ci[256];
+    char ci[1200];
     snprintf(ci, sizeof(ci), "host=%s dbname=postgres user=" DB_ROLE, pg->sockdir);
     PGconn *c = NULL;
     int rc = ac_node_db_connect(ci, &c, err);
@@ -327,7 +339,7 @@ int ac_node_pgembed_start(const ac_node_pgembed_opts_t *opts, ac_node_pgembed_t 
     ac_node_pgembed_t *pg = ac_calloc(1, sizeof(*pg));
     pg->users_fd = -1;
     int start_fd = -1, rc;
-    const char *user = opts->run_as != NULL ? opts->run_as : "postgres";
+    const char *user = opts->run_as != NULL ? opts->run_as : AC_NODE_PGEMBED_DEFAULT_USER;
     char path[1100];
 
     if ((rc = find_bindir(opts->bindir, pg->bindir, sizeof(pg->bindir), err)) != 0)
@@ -337,8 +349,10 @@ int ac_node_pgembed_start(const ac_node_pgembed_opts_t *opts, ac_node_pgembed_t 
         if (pw == NULL) {
             rc = ac_errmsg_set(err, -AC_ECONFIG,
                                "the node runs as root, so the embedded PostgreSQL server needs an unprivileged user, "
-                               "but user '%s' does not exist (install postgresql, or set ALEXCLAW_PG_USER)",
-                               user);
+                               "but user '%s' does not exist: deploy/install-deps.sh creates it, or run "
+                               "useradd --system --user-group --no-create-home --home-dir /nonexistent "
+                               "--shell /usr/sbin/nologin %s, or set ALEXCLAW_PG_USER",
+                               user, user);
             goto Exit;
         }
         if (pw->pw_uid == 0) {
@@ -353,6 +367,11 @@ int ac_node_pgembed_start(const ac_node_pgembed_opts_t *opts, ac_node_pgembed_t 
         user = "(this user)";
         pg->uid = geteuid();
         pg->gid = getegid();
+    }
+    /* initdb and pg_ctl hand these paths to /bin/sh inside double quotes */
+    if (strpbrk(opts->data_dir, "\"$`\\\n") != NULL) {
+        rc = ac_errmsg_set(err, -AC_ECONFIG, "the data directory path may not contain \", $, `, \\ or a newline");
+        goto Exit;
     }
     if (snprintf(pg->pgdata, sizeof(pg->pgdata), "%s/postgres", opts->data_dir) >= (int)sizeof(pg->pgdata)) {
         rc = ac_errmsg_set(err, -AC_ETOOLONG, "data directory path is too long");
@@ -379,6 +398,8 @@ int ac_node_pgembed_start(const ac_node_pgembed_opts_t *opts, ac_node_pgembed_t 
         ac_log_info("pgembed", "attached", "pgdata=%s socket_dir=%s", pg->pgdata, pg->sockdir);
     } else if ((rc = start_server(pg, err)) != 0) {
         goto Exit;
+    } else {
+        pg->started = true;
     }
     if ((rc = ensure_database(pg, err)) != 0)
         goto Exit;
@@ -388,13 +409,15 @@ int ac_node_pgembed_start(const ac_node_pgembed_opts_t *opts, ac_node_pgembed_t 
     *out = pg;
     pg = NULL;
 Exit:
-    if (start_fd >= 0)
-        close(start_fd);
     if (pg != NULL) {
+        if (pg->started) /* do not leave a server behind that nobody will stop */
+            stop_server(pg);
         if (pg->users_fd >= 0)
             close(pg->users_fd);
         free(pg);
     }
+    if (start_fd >= 0)
+        close(start_fd);
     return rc;
 }
 
@@ -415,7 +438,6 @@ void ac_node_pgembed_stop(ac_node_pgembed_t *pg)
         /* Trade our shared hold for an exclusive try: it succeeds only when no other process uses the server. */
         if (flock(pg->users_fd, LOCK_EX | LOCK_NB) == 0) {
             stop_server(pg);
-            rmdir(pg->sockdir); /* empty once the server is gone; recreated on the next start */
         } else
             ac_log_info("pgembed", "left_running", "reason=%s", "another alexclaw process uses it");
         close(start_fd);

@@ -2,9 +2,12 @@
  *
  * Used when DATABASE_URL is not set. Layout: <data>/postgres is the cluster (created with initdb on first use, owned
  * by the server's user, mode 0700). The server listens on a Unix socket only (listen_addresses = ''), in a short
- * directory /tmp/.alexclaw-pg-<hash of the data directory> (socket paths are limited to 107 bytes) owned by the
- * server's user with mode 0700, and trusts local connections: only that user and root can reach the socket.
- * When the node runs as root, the server runs as an unprivileged user (ALEXCLAW_PG_USER, default "postgres").
+ * directory owned by the server's user with mode 0700 -- <data>/postgres-run, or /tmp/.alexclaw-pg-<hash of the data
+ * directory> when that path would be too long for a socket (107 bytes) -- and trusts local connections: only that
+ * user and root can reach the socket.
+ * When the node runs as root, the server runs as an unprivileged user of its own (ALEXCLAW_PG_USER, default
+ * "alexclaw", created by deploy/install-deps.sh), not the shared "postgres" account, so the superuser of another
+ * cluster on the host cannot reach this one.
  *
  * Several alexclaw processes may use one data directory at a time (a node and an `alexclaw config` command, say):
  * the first one starts the server and stops it when it exits, unless another still uses it; the others attach.
@@ -14,11 +17,13 @@
 
 #include "policy/error.h"
 
+#define AC_NODE_PGEMBED_DEFAULT_USER "alexclaw"
+
 typedef struct ac_node_pgembed ac_node_pgembed_t;
 
 typedef struct ac_node_pgembed_opts {
     const char *data_dir; /* absolute, existing */
-    const char *run_as;   /* server user when running as root (NULL: "postgres") */
+    const char *run_as;   /* server user when running as root (NULL: AC_NODE_PGEMBED_DEFAULT_USER) */
     const char *bindir;   /* directory with initdb/pg_ctl/postgres (NULL: search) */
 } ac_node_pgembed_opts_t;
 

@@ -51,6 +51,14 @@ static int open_data_dir(ac_node_runtime_t *rt, ac_errmsg_t *err)
     struct stat st;
     if (stat(abs, &st) != 0 || !S_ISDIR(st.st_mode))
         return ac_errmsg_set(err, -AC_ECONFIG, "data directory %s is not a directory", abs);
+    /* It will hold the secrets file and the database: another user must not own it or be able to write to it. */
+    if (st.st_uid != geteuid())
+        return ac_errmsg_set(err, -AC_EPERM, "data directory %s belongs to uid %u, not to this user (uid %u)", abs,
+                             (unsigned)st.st_uid, (unsigned)geteuid());
+    if ((st.st_mode & 022) != 0)
+        return ac_errmsg_set(err, -AC_EPERM,
+                             "data directory %s is writable by group or others (mode %04o); run: chmod go-w %s", abs,
+                             (unsigned)(st.st_mode & 07777), abs);
     rt->data_dir = ac_strdup(abs);
     ac_log_info("node", "data_dir", "path=%s", rt->data_dir);
     return 0;

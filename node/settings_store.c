@@ -29,7 +29,8 @@ static void row_from_result(PGresult *r, int i, const uint8_t *key32, ac_node_se
     const char *type = PQgetvalue(r, i, 2);
     row->category = ac_strdup(PQgetisnull(r, i, 3) ? "general" : PQgetvalue(r, i, 3));
     row->description = PQgetisnull(r, i, 4) ? NULL : ac_strdup(PQgetvalue(r, i, 4));
-    row->sensitive = strcmp(PQgetvalue(r, i, 5), "t") == 0;
+    /* the naming rule counts even before a boot has flagged the row (a key added by hand while nodes run) */
+    row->sensitive = strcmp(PQgetvalue(r, i, 5), "t") == 0 || ac_node_setting_key_is_sensitive(row->key);
     if (ac_node_setting_type_parse(type, &row->type) != 0) {
         row->error = -AC_ETYPE;
         ac_log_error("settings", "unknown_type", "key=%s type=%.32s note=%s", row->key, type,
@@ -52,8 +53,9 @@ static void row_from_result(PGresult *r, int i, const uint8_t *key32, ac_node_se
     if (row->sensitive)
         ac_log_secret_add(row->value);
     ac_errmsg_t why;
-    if (ac_node_setting_value_check(row->type, row->value, &why) != 0)
-        ac_log_warn("settings", "bad_value", "key=%s type=%s error=%s", row->key, type, why.msg);
+    if (ac_node_setting_value_check(row->type, row->value, &why) != 0) /* a parser's message may quote the value */
+        ac_log_warn("settings", "bad_value", "key=%s type=%s error=%s", row->key, type,
+                    row->sensitive ? "does not fit its type" : why.msg);
 }
 
 int ac_node_settings_store_load(PGconn *c, ac_node_settings_t *s, ac_errmsg_t *err)
@@ -345,6 +347,23 @@ static PGconn *listen_connect(ac_node_settings_listener_t *l)
     }
 }
 
+/* Applies every notification libpq has queued. Returns false when the connection turned out to be lost. */
+static bool drain(ac_node_settings_listener_t *l, PGconn *c)
+{
+    PGnotify *note;
+    bool ok = true;
+    while ((note = PQnotifies(c)) != NULL) {
+        ac_errmsg_t err = {{0}};
+        if (ac_node_setting_key_check(note->extra, NULL) == 0 &&
+            ac_node_settings_store_load_key(c, l->settings, note->extra, &err) == 0)
+            ac_log_info("settings", "changed", "key=%s", note->extra);
+        else if (err.msg[0] != '\0')
+            ok = ok && PQstatus(c) == CONNECTION_OK;
+        PQfreemem(note);
+    }
+    return ok;
+}
+
 static void *listener_main(void *arg)
 {
     ac_node_settings_listener_t *l = arg;
@@ -353,22 +372,16 @@ static void *listener_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     PGconn *c = listen_connect(l);
     while (c != NULL) {
-        struct pollfd p[2] = {{PQsocket(c), POLLIN, 0}, {l->wake[0], POLLIN, 0}};
-        int n = poll(p, 2, 30000);
-        if (n < 0 && errno != EINTR)
-            break;
-        if (p[1].revents != 0)
-            break;
-        bool lost = PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK;
-        PGnotify *note;
-        while (!lost && (note = PQnotifies(c)) != NULL) {
-            ac_errmsg_t err = {{0}};
-            if (ac_node_setting_key_check(note->extra, NULL) == 0 &&
-                ac_node_settings_store_load_key(c, l->settings, note->extra, &err) == 0)
-                ac_log_info("settings", "changed", "key=%s", note->extra);
-            else if (err.msg[0] != '\0')
-                lost = PQstatus(c) != CONNECTION_OK;
-            PQfreemem(note);
+        /* Notifications can arrive while we run queries (the reload, the idle check, a key reload): libpq queues
+         * them without the socket becoming readable again, so apply the queue before every wait. */
+        bool lost = !drain(l, c);
+        int n = 0;
+        if (!lost) {
+            struct pollfd p[2] = {{PQsocket(c), POLLIN, 0}, {l->wake[0], POLLIN, 0}};
+            n = poll(p, 2, 30000);
+            if ((n < 0 && errno != EINTR) || p[1].revents != 0)
+                break;
+            lost = PQconsumeInput(c) == 0 || PQstatus(c) != CONNECTION_OK;
         }
         if (n == 0 && !lost) {
             /* idle: make sure the connection is still there, so a dead one is noticed within 30 s */

@@ -28,7 +28,8 @@
     X(ECRYPTO, "cryptographic library failure")                                                                        \
     X(ESYS, "system call failed")                                                                                      \
     X(ESTATE, "wrong state")                                                                                           \
-    X(ESTOPPED, "stopped")
+    X(ESTOPPED, "stopped")                                                                                             \
+    X(EAGAIN, "busy, try again later")
 
 enum {
     AC_OK = 0,

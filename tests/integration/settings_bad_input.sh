@@ -22,6 +22,9 @@ expect_refused "invalid JSON for a json setting" "not valid JSON" "$B" config se
 expect_refused "over-long key" "longer than 255" "$B" config set "$(printf 'k%.0s' {1..300})" v
 expect_refused "key with a blank" "may only hold" "$B" config set "bad key" v
 expect_refused "key with a quote" "may only hold" "$B" config get "x';DROP TABLE settings;--"
+out=$("$B" config set github.token ghp_OnTheCommandLine123 2>&1); rc=$?
+check "a secret on the command line: refused as a usage error" [ "$rc" = 2 ]
+check "a secret on the command line: says to use stdin" grep -q "give its value on standard input" <<<"$out"
 out=$(printf 'caf\xe9\n' | "$B" config set identity.persona - 2>&1); rc=$?
 check "invalid UTF-8 from stdin: refused" [ "$rc" = 1 ]
 check "invalid UTF-8 from stdin: says why" grep -q "not valid UTF-8" <<<"$out"

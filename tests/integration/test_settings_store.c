@@ -327,6 +327,31 @@ static void a_write_reaches_another_cache_within_a_second(void **state)
     ac_node_settings_free(b);
 }
 
+static void a_write_during_the_listeners_first_load_is_not_delayed(void **state)
+{
+    /* Notifications that arrive while the listener runs a query are queued by libpq without waking poll(); they
+     * must still be applied at once, not after the 30 s idle check. */
+    fx_t *f = *state;
+    boot(f);
+    ac_node_settings_t *b = new_cache(skb_a);
+    ac_node_settings_listener_t *l = NULL;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(ac_node_settings_listener_start(f->ci, b, &l, &err), 0);
+    for (int i = 0; i < 20; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", 100 + i);
+        assert_int_equal(ac_node_settings_store_set(f->c, f->s, "shell.max_output_chars", v, NULL, &err), 0);
+        usleep(5000);
+    }
+    double t0 = now_s();
+    while (ac_node_settings_int_or(b, "shell.max_output_chars", -1) != 119 && now_s() - t0 < 5)
+        usleep(5000);
+    assert_int_equal(ac_node_settings_int_or(b, "shell.max_output_chars", -1), 119);
+    assert_true(now_s() - t0 < 1.0);
+    ac_node_settings_listener_stop(l);
+    ac_node_settings_free(b);
+}
+
 static void listener_recovers_after_its_connection_is_killed(void **state)
 {
     fx_t *f = *state;
@@ -364,6 +389,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_writes_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(writes_encrypt_secrets_and_update_the_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(a_write_reaches_another_cache_within_a_second, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_write_during_the_listeners_first_load_is_not_delayed, setup, teardown),
         cmocka_unit_test_setup_teardown(listener_recovers_after_its_connection_is_killed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

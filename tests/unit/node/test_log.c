@@ -297,6 +297,13 @@ static void keeps_arguments_aligned_after_precision_star(void **state)
     assert_fields("a=ab n=5 f=1.25", "a=%.*s n=%d f=%.2f", 2, "abc", 5, 1.25);
 }
 
+static void escapes_a_char_argument_like_a_value(void **state)
+{
+    ac_log_info("t", "e", "c=%c d=%c", '\n', 'x');
+    const char *o = output();
+    assert_string_equal(fields_of(o), "c=\"\\n\" d=x\n");
+}
+
 /* --- truncation --- */
 
 static void truncates_a_long_line_with_an_ellipsis(void **state)
@@ -333,6 +340,16 @@ static void redacts_a_registered_secret(void **state)
     const char *o = output();
     assert_null(strstr(o, "hunter2-Secret"));
     assert_string_equal(fields_of(o), "pw=[REDACTED] user=bob\n");
+}
+
+static void redacts_a_secret_that_the_quoting_would_escape(void **state)
+{
+    /* escaping happens after redaction: a secret with quotes or backslashes must still be found */
+    ac_log_secret_add("pa\"ss\\wo rd");
+    ac_log_info("t", "e", "pw=%s", "pa\"ss\\wo rd");
+    const char *o = output();
+    assert_null(strstr(o, "ss"));
+    assert_string_equal(fields_of(o), "pw=[REDACTED]\n");
 }
 
 static void redacts_every_occurrence_of_a_secret(void **state)
@@ -638,6 +655,8 @@ int main(void)
         T(prints_percent_sign_for_double_percent),
         T(formats_signed_integers_like_printf),
         T(formats_ptrdiff_like_printf),
+        T(escapes_a_char_argument_like_a_value),
+        T(redacts_a_secret_that_the_quoting_would_escape),
         T(formats_long_double_like_printf),
         T(formats_unsigned_and_hex_like_printf),
         T(formats_signed_size_like_printf),

@@ -1,0 +1,28 @@
+/* node/app.h - the node's workflow machinery on top of the runtime: the skill registry, the circuit breakers, the
+ * executor pool, the scheduler, and crash recovery at start. `serve` starts all of it; `workflow run` uses the
+ * registry, the breakers and the skill context to run one workflow in the calling process. */
+#ifndef AC_NODE_APP_H
+#define AC_NODE_APP_H
+
+#include "node/runtime.h"
+#include "node/scheduler.h"
+#include "node/wf_pool.h"
+
+typedef struct ac_node_app {
+    ac_node_runtime_t *rt;
+    char *backup_dir;
+    ac_skills_registry_t *registry;
+    ac_skills_breakers_t *breakers;
+    ac_skill_ctx_t base;
+    ac_node_wf_pool_t *pool;
+    ac_node_scheduler_t *scheduler;
+} ac_node_app_t;
+
+/* Builds the registry, breakers and skill context (no threads). */
+int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err);
+/* Recovers interrupted runs of this node, then starts the pool and the scheduler. */
+int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err);
+/* Stops the scheduler and the pool (runs in flight end as cancelled), frees everything. */
+void ac_node_app_close(ac_node_app_t *app);
+
+#endif

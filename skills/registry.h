@@ -1,0 +1,34 @@
+/* skills/registry.h - the skills a node knows, by name: the core skills written in C and, later, dynamic skills.
+ *
+ * Built at start and read by every executor thread; additions and removals (dynamic skills, issue 7) take the write
+ * lock. Definitions are borrowed: core definitions are static, dynamic ones will be owned by their loader. */
+#ifndef AC_SKILLS_REGISTRY_H
+#define AC_SKILLS_REGISTRY_H
+
+#include "skills/skill.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct ac_skills_registry ac_skills_registry_t;
+
+ac_skills_registry_t *ac_skills_registry_new(void);
+void ac_skills_registry_free(ac_skills_registry_t *r);
+/* Adds every core skill. */
+void ac_skills_registry_add_core(ac_skills_registry_t *r);
+/* Adds one skill. Returns 0, or -AC_EEXIST when the name is taken (a core name can never be replaced). */
+int ac_skills_registry_add(ac_skills_registry_t *r, const ac_skill_def_t *def, bool core);
+/* Removes a non-core skill: 0, -AC_ENOENT, or -AC_EPERM for a core skill. */
+int ac_skills_registry_remove(ac_skills_registry_t *r, const char *name);
+/* The definition of name, or NULL. The pointer stays valid while the skill is registered. */
+const ac_skill_def_t *ac_skills_registry_find(ac_skills_registry_t *r, const char *name);
+bool ac_skills_registry_is_core(ac_skills_registry_t *r, const char *name);
+/* Copies up to max definitions (ordered by name) into out. Returns how many there are in all. */
+size_t ac_skills_registry_list(ac_skills_registry_t *r, const ac_skill_def_t **out, size_t max);
+/* True when `branch` is one of def's routes. */
+bool ac_skills_def_has_route(const ac_skill_def_t *def, const char *branch);
+
+/* Names of every core skill, NULL-terminated (a dynamic skill may not take one). */
+extern const char *const ac_skills_core_names[];
+
+#endif
