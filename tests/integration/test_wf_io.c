@@ -1,0 +1,282 @@
+/* tests/integration/test_wf_io.c - workflow export and import against a real PostgreSQL server: the original's
+ * export format imports with every field kept (always disabled here), export/import round trips, name conflicts,
+ * resources linked or created, and every malformed input answered with the original's message and no change. */
+#include "node/migrate.h"
+#include "node/wf_io.h"
+#include "policy/alloc.h"
+#include "tests/support/testdb.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+typedef struct {
+    char ci[512];
+    PGconn *c;
+} fx_t;
+
+static int setup(void **state)
+{
+    fx_t *f = ac_calloc(1, sizeof(*f));
+    snprintf(f->ci, sizeof(f->ci), "%s", ac_test_db_create("wfio"));
+    f->c = ac_test_db_connect(f->ci);
+    ac_errmsg_t err = {{0}};
+    if (ac_node_migrate_run(f->c, ac_node_migrations_embedded, ac_node_migrations_embedded_count, NULL, &err) != 0)
+        fail_msg("migrate: %s", err.msg);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx_t *f = *state;
+    PQfinish(f->c);
+    ac_test_db_drop(f->ci);
+    free(f);
+    return 0;
+}
+
+static char *slurp(const char *rel)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/integration/data/%s", getenv("AC_SOURCE_DIR"), rel);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    char *buf = ac_malloc(65536);
+    size_t n = fread(buf, 1, 65535, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static char *q(fx_t *f, const char *sql)
+{
+    PGresult *r = PQexec(f->c, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    char *v = ac_strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return v;
+}
+
+static void assert_q(fx_t *f, const char *sql, const char *want)
+{
+    char *v = q(f, sql);
+    if (strcmp(v, want) != 0)
+        fail_msg("%s\n  got:  %s\n  want: %s", sql, v, want);
+    free(v);
+}
+
+static int import(fx_t *f, const char *text, ac_node_wf_import_result_t *r, ac_errmsg_t *err)
+{
+    return ac_node_wf_import(f->c, text, strlen(text), r, err);
+}
+
+static void imports_the_originals_export_with_every_field_disabled(void **state)
+{
+    fx_t *f = *state;
+    char *text = slurp("original_export.json");
+    ac_node_wf_import_result_t r;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(import(f, text, &r, &err), 0);
+    assert_string_equal(r.name, "Full Export Test");
+    assert_int_equal(json_array_size(r.warnings), 1);
+    assert_string_equal(json_string_value(json_array_get(r.warnings, 0)), "Resource 'Tech Feed' created");
+    json_decref(r.warnings);
+    assert_q(f, "SELECT concat_ws('|', name, description, enabled, schedule, metadata, default_provider, "
+                "coalesce(node, 'NULL')) FROM workflows",
+             "Full Export Test|desc|f|0 7 * * *|{}|groq|NULL");
+    assert_q(f, "SELECT concat_ws('|', position, name, skill, llm_tier, coalesce(llm_model, 'NULL'), "
+                "coalesce(prompt_template, 'NULL'), config, coalesce(input_from::text, 'NULL'), routes) "
+                "FROM workflow_steps ORDER BY position LIMIT 1",
+             "1|Fetch|rss_collector|light|NULL|NULL|{\"timeout\": 30}|NULL|[{\"goto\": 2, \"branch\": \"on_items\"}]");
+    assert_q(f, "SELECT concat_ws('|', position, prompt_template, input_from) FROM workflow_steps WHERE position = 2",
+             "2|Summarize: {{input}}|1");
+    assert_q(f, "SELECT concat_ws('|', r.name, r.type, r.url, wr.role) FROM resources r JOIN workflow_resources wr "
+                "ON wr.resource_id = r.id",
+             "Tech Feed|rss_feed|https://example.com/feed|input");
+
+    /* our export of it equals the original's file except for `enabled` (imports are disabled) */
+    char *out = NULL;
+    assert_int_equal(ac_node_wf_export(f->c, "Full Export Test", &out, &err), 0);
+    json_t *ours = json_loads(out, 0, NULL), *theirs = json_loads(text, 0, NULL);
+    assert_non_null(ours);
+    json_object_set_new(json_object_get(theirs, "workflow"), "enabled", json_false());
+    if (!json_equal(ours, theirs))
+        fail_msg("export differs:\n%s", out);
+    json_decref(ours);
+    json_decref(theirs);
+    free(out);
+
+    /* the same file again: a new name, and the existing resource is linked, not duplicated */
+    assert_int_equal(import(f, text, &r, &err), 0);
+    assert_string_equal(r.name, "Full Export Test (imported 1)");
+    assert_int_equal(json_array_size(r.warnings), 0);
+    json_decref(r.warnings);
+    assert_q(f, "SELECT count(*) FROM resources", "1");
+    assert_q(f, "SELECT count(*) FROM workflow_resources", "2");
+    assert_int_equal(import(f, text, &r, &err), 0);
+    assert_string_equal(r.name, "Full Export Test (imported 2)");
+    json_decref(r.warnings);
+    free(text);
+}
+
+static void round_trips_routes_config_and_metadata(void **state)
+{
+    fx_t *f = *state;
+    const char *doc =
+        "{\"version\":1,\"workflow\":{\"name\":\"rt\",\"metadata\":{\"requires_2fa\":true,\"x\":[1,2.5,null]},"
+        "\"node\":\"a@b\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"shell\",\"config\":{\"command\":"
+        "\"df -h\",\"on_circuit_open\":\"skip\"},\"routes\":[{\"branch\":\"on_error\",\"goto\":\"end\"},"
+        "{\"branch\":\"default\",\"goto\":2}]},{\"position\":2,\"name\":\"b\",\"skill\":\"telegram_notify\"}]}";
+    ac_node_wf_import_result_t r;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(import(f, doc, &r, &err), 0);
+    json_decref(r.warnings);
+    char *out = NULL;
+    assert_int_equal(ac_node_wf_export(f->c, "rt", &out, &err), 0);
+    ac_test_db_exec(f->c, "DELETE FROM workflows");
+    assert_int_equal(import(f, out, &r, &err), 0);
+    json_decref(r.warnings);
+    char *again = NULL;
+    assert_int_equal(ac_node_wf_export(f->c, "rt", &again, &err), 0);
+    assert_string_equal(out, again);
+    json_t *j = json_loads(again, 0, NULL);
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "workflow"), "metadata"),
+                                             "requires_2fa")));
+    json_decref(j);
+    free(out);
+    free(again);
+}
+
+typedef struct {
+    const char *doc;
+    const char *message;
+} bad_t;
+
+static const bad_t bad[] = {
+    {"[1,2]", "Invalid format: expected a JSON object"},
+    {"\"x\"", "Invalid format: expected a JSON object"},
+    {"{\"workflow\":{\"name\":\"x\"},\"steps\":[]}", "Unsupported or missing version (expected 1, got nil)"},
+    {"{\"version\":2,\"workflow\":{\"name\":\"x\"},\"steps\":[]}", "Unsupported or missing version (expected 1, got 2)"},
+    {"{\"version\":\"1\",\"workflow\":{\"name\":\"x\"},\"steps\":[]}",
+     "Unsupported or missing version (expected 1, got \"1\")"},
+    {"{\"version\":1,\"steps\":[]}", "Missing or invalid \"workflow\" field"},
+    {"{\"version\":1,\"workflow\":[],\"steps\":[]}", "Missing or invalid \"workflow\" field"},
+    {"{\"version\":1,\"workflow\":{},\"steps\":[]}", "Workflow name is required"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"\"},\"steps\":[]}", "Workflow name is required"},
+    {"{\"version\":1,\"workflow\":{\"name\":7},\"steps\":[]}", "Workflow name is required"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"}}", "Missing or invalid \"steps\" field"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":{}}", "Missing or invalid \"steps\" field"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"name\":\"a\",\"skill\":\"s\"}]}",
+     "Step 1: position: can't be blank"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":\"1\",\"name\":\"a\",\"skill\":\"s\"}]}",
+     "Step 1: position: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"skill\":\"s\"}]}",
+     "Step 1: name: can't be blank"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\"}]}",
+     "Step 1: skill: can't be blank"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\"},"
+     "{\"position\":2,\"name\":\"b\",\"skill\":\"s\",\"llm_tier\":\"huge\"}]}",
+     "Step 2: llm_tier: must be one of: light, medium, heavy, local"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"config\":[]}]}",
+     "Step 1: config: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"routes\":{}}]}",
+     "Step 1: routes: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\","
+     "\"routes\":[{\"branch\":\"on_x\",\"goto\":\"somewhere\"}]}]}",
+     "Step 1: routes: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"input_from\":\"1\"}]}",
+     "Step 1: input_from: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[7]}", "Step 1: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\",\"schedule\":\"61 * * * *\"},\"steps\":[]}", "schedule: minute"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\",\"metadata\":[]},\"steps\":[]}", "metadata: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\",\"description\":5},\"steps\":[]}", "description: is invalid"},
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[],\"resources\":{}}",
+     "Missing or invalid \"resources\" field"},
+    {"{\"version\":1,", "Invalid JSON"},
+    {"{\"version\":1,\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[]}", "Invalid JSON"},
+};
+
+static void malformed_input_gets_the_originals_message_and_changes_nothing(void **state)
+{
+    fx_t *f = *state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ac_node_wf_import_result_t r;
+        ac_errmsg_t err = {{0}};
+        int rc = import(f, bad[i].doc, &r, &err);
+        if (rc != -AC_EINVAL || strncmp(err.msg, bad[i].message, strlen(bad[i].message)) != 0)
+            fail_msg("case %zu: %s\n  rc %d, message: %s\n  want: %s", i, bad[i].doc, rc, err.msg, bad[i].message);
+    }
+    assert_q(f, "SELECT count(*) FROM workflows", "0");
+    assert_q(f, "SELECT count(*) FROM workflow_steps", "0");
+}
+
+static void a_step_the_database_refuses_rolls_back_the_whole_import(void **state)
+{
+    fx_t *f = *state;
+    /* a position beyond int32 passes JSON checks only if it fits; use a name longer than the column instead */
+    char doc[2048];
+    char longname[300];
+    memset(longname, 'n', 280);
+    longname[280] = '\0';
+    snprintf(doc, sizeof(doc),
+             "{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"ok\",\"skill\":\"s\"},"
+             "{\"position\":2,\"name\":\"%s\",\"skill\":\"s\"}]}",
+             longname);
+    ac_node_wf_import_result_t r;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(import(f, doc, &r, &err), -AC_EINVAL);
+    assert_string_equal(err.msg, "Step 2: name: should be at most 255 character(s)");
+    assert_q(f, "SELECT count(*) FROM workflows", "0");
+}
+
+static void oversized_and_too_deep_input_is_refused(void **state)
+{
+    fx_t *f = *state;
+    size_t n = AC_NODE_WF_IMPORT_MAX_BYTES + 10;
+    char *big = ac_malloc(n + 1);
+    memset(big, ' ', n);
+    big[n] = '\0';
+    ac_node_wf_import_result_t r;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(ac_node_wf_import(f->c, big, n, &r, &err), -AC_EINVAL);
+    assert_non_null(strstr(err.msg, "larger than"));
+    free(big);
+    char deep[512] = "{\"version\":1,\"workflow\":{\"name\":\"x\",\"metadata\":";
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < 40; i++)
+        strcat(deep, "]");
+    strcat(deep, "},\"steps\":[]}");
+    assert_int_equal(import(f, deep, &r, &err), -AC_EINVAL);
+    assert_non_null(strstr(err.msg, "nested deeper"));
+}
+
+static void export_of_an_unknown_workflow_is_not_found(void **state)
+{
+    fx_t *f = *state;
+    char *out = NULL;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(ac_node_wf_export(f->c, "nope", &out, &err), -AC_ENOENT);
+    assert_null(out);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(imports_the_originals_export_with_every_field_disabled),
+        T(round_trips_routes_config_and_metadata),
+        T(malformed_input_gets_the_originals_message_and_changes_nothing),
+        T(a_step_the_database_refuses_rolls_back_the_whole_import),
+        T(oversized_and_too_deep_input_is_refused),
+        T(export_of_an_unknown_workflow_is_not_found),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
