@@ -23,9 +23,9 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
     }
     app->registry = ac_skills_registry_new();
     ac_skills_registry_add_core(app->registry);
-    app->breakers =
-        ac_skills_breakers_new((int)ac_node_settings_int_or(rt->settings, "skills.circuit_breaker.max_failures", 3),
-                               ac_node_settings_int_or(rt->settings, "skills.circuit_breaker.reset_seconds", 300) * 1000);
+    app->breakers = ac_skills_breakers_new(
+        (int)ac_node_settings_int_or(rt->settings, "skills.circuit_breaker.max_failures", 3),
+        ac_node_settings_int_or(rt->settings, "skills.circuit_breaker.reset_seconds", 300) * 1000);
     const char *shell_user = ac_node_env_get(&rt->env, "ALEXCLAW_SHELL_USER");
     app->base = (ac_skill_ctx_t){
         .settings = rt->settings,

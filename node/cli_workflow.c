@@ -101,7 +101,8 @@ static int cmd_import(PGconn *c, const char *path)
     printf("imported %s (id %lld, disabled)\n", res.name, (long long)res.id);
     size_t i;
     json_t *w;
-    json_array_foreach(res.warnings, i, w) {
+    json_array_foreach(res.warnings, i, w)
+    {
         printf("warning: %s\n", json_string_value(w));
     }
     json_decref(res.warnings);

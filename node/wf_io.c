@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define JSON_DEPTH_MAX 32
-#define VARCHAR_MAX 255
+#define VARCHAR_MAX    255
 
 static json_t *str_or_null(const char *s)
 {
@@ -139,14 +139,16 @@ static size_t depth(const json_t *j)
     json_t *v;
     size_t i;
     if (json_is_object(j)) {
-        json_object_foreach((json_t *)j, k, v) {
+        json_object_foreach((json_t *)j, k, v)
+        {
             if ((d = depth(v)) > max)
                 max = d;
         }
         return max + 1;
     }
     if (json_is_array(j)) {
-        json_array_foreach(j, i, v) {
+        json_array_foreach(j, i, v)
+        {
             if ((d = depth(v)) > max)
                 max = d;
         }
@@ -186,7 +188,8 @@ static int check_routes(json_t *routes, ac_errmsg_t *err)
 {
     size_t i;
     json_t *r;
-    json_array_foreach(routes, i, r) {
+    json_array_foreach(routes, i, r)
+    {
         json_t *b = json_object_get(r, "branch"), *g = json_object_get(r, "goto");
         if (!json_is_object(r) || !json_is_string(b) || json_string_length(b) == 0 ||
             !(json_is_integer(g) || (json_is_string(g) && strcmp(json_string_value(g), "end") == 0)))
@@ -279,7 +282,8 @@ static int check_doc(json_t *doc, json_t **wf, json_t **steps, ac_errmsg_t *err)
         return ac_errmsg_set(err, -AC_EINVAL, "metadata: is invalid");
     size_t i;
     json_t *s;
-    json_array_foreach(*steps, i, s) {
+    json_array_foreach(*steps, i, s)
+    {
         if ((rc = check_step(s, i + 1, err)) != 0)
             return rc;
     }
@@ -341,7 +345,8 @@ static void link_resources(PGconn *c, json_t *resources, const char *wf_id, json
 {
     size_t i;
     json_t *res;
-    json_array_foreach(resources, i, res) {
+    json_array_foreach(resources, i, res)
+    {
         const char *name = json_str_or_null(res, "name");
         if (!json_is_object(res) || name == NULL || name[0] == '\0') {
             json_array_append_new(warnings, json_string("Resource without a name skipped"));
@@ -367,7 +372,8 @@ static void link_resources(PGconn *c, json_t *resources, const char *wf_id, json
             char tagbuf[4096] = "{";
             size_t k, used = 1;
             json_t *t;
-            json_array_foreach(tags, k, t) {
+            json_array_foreach(tags, k, t)
+            {
                 if (!json_is_string(t))
                     continue;
                 used += (size_t)snprintf(tagbuf + used, sizeof(tagbuf) - used, "%s\"", used > 1 ? "," : "");
@@ -381,8 +387,9 @@ static void link_resources(PGconn *c, json_t *resources, const char *wf_id, json
             snprintf(tagbuf + used, sizeof(tagbuf) - used, "}");
             char *meta = dump_or(json_object_get(res, "metadata"), "{}");
             json_t *en = json_object_get(res, "enabled");
-            const char *cp[] = {name, json_str_or_null(res, "type"), url, json_str_or_null(res, "content"), meta,
-                                tagbuf, json_is_false(en) ? "false" : "true"};
+            const char *cp[] = {
+                name,   json_str_or_null(res, "type"),       url, json_str_or_null(res, "content"), meta,
+                tagbuf, json_is_false(en) ? "false" : "true"};
             rc = exec_p(c,
                         "INSERT INTO resources (name, type, url, content, metadata, tags, enabled) "
                         "VALUES ($1, $2, $3, $4, $5::jsonb, $6::varchar[], $7::boolean) RETURNING id",
@@ -438,8 +445,8 @@ int ac_node_wf_import(PGconn *c, const char *text, size_t len, ac_node_wf_import
         goto Rollback;
     char *meta = dump_or(json_object_get(wf, "metadata"), "{}");
     const char *sched = json_str_or_null(wf, "schedule");
-    const char *wp[] = {res->name, json_str_or_null(wf, "description"), sched != NULL && sched[0] ? sched : NULL, meta,
-                        json_str_or_null(wf, "default_provider"), json_str_or_null(wf, "node")};
+    const char *wp[] = {res->name, json_str_or_null(wf, "description"),      sched != NULL && sched[0] ? sched : NULL,
+                        meta,      json_str_or_null(wf, "default_provider"), json_str_or_null(wf, "node")};
     PGresult *r = NULL;
     rc = exec_p(c,
                 "INSERT INTO workflows (name, description, enabled, schedule, metadata, default_provider, node) "
@@ -455,7 +462,8 @@ int ac_node_wf_import(PGconn *c, const char *text, size_t len, ac_node_wf_import
 
     size_t i;
     json_t *s;
-    json_array_foreach(steps, i, s) {
+    json_array_foreach(steps, i, s)
+    {
         char pos[16], from[16];
         snprintf(pos, sizeof(pos), "%lld", (long long)json_integer_value(json_object_get(s, "position")));
         json_t *in = json_object_get(s, "input_from");

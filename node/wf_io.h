@@ -25,8 +25,8 @@ int ac_node_wf_export(PGconn *c, const char *name, char **json, ac_errmsg_t *err
 
 typedef struct ac_node_wf_import_result {
     int64_t id;
-    char name[300];    /* the name it got ("X (imported 1)" on a conflict) */
-    json_t *warnings;  /* array of strings; owned */
+    char name[300];   /* the name it got ("X (imported 1)" on a conflict) */
+    json_t *warnings; /* array of strings; owned */
 } ac_node_wf_import_result_t;
 
 /* Imports one workflow from JSON text. On malformed input returns -AC_EINVAL with the message in err and changes

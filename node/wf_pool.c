@@ -55,8 +55,8 @@ static void block_signals(void)
 
 static void refuse(item_t *it, int code, const char *reason)
 {
-    ac_log_warn("workflow", "refused", "workflow=%s trigger=%d reason=%s",
-                it->name != NULL ? it->name : "(by id)", (int)it->job.trigger, reason);
+    ac_log_warn("workflow", "refused", "workflow=%s trigger=%d reason=%s", it->name != NULL ? it->name : "(by id)",
+                (int)it->job.trigger, reason);
     if (it->job.on_refused != NULL)
         it->job.on_refused(it->job.arg, code, reason);
 }

@@ -25,8 +25,8 @@ typedef struct ac_node_wf_job {
     json_t *extra_config;      /* same */
     ac_node_wf_trigger_t trigger;
     /* Exactly one of these is called, on a worker thread: */
-    void (*on_started)(void *arg, int64_t run_id);                 /* the run row is committed */
-    void (*on_refused)(void *arg, int code, const char *reason);   /* not run: -AC_ENOENT, -AC_EPERM, ... */
+    void (*on_started)(void *arg, int64_t run_id);               /* the run row is committed */
+    void (*on_refused)(void *arg, int code, const char *reason); /* not run: -AC_ENOENT, -AC_EPERM, ... */
     void *arg;
 } ac_node_wf_job_t;
 

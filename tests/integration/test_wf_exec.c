@@ -178,8 +178,10 @@ static void assert_q(fx_t *f, const char *sql, const char *want)
 static void runs_steps_in_position_order_and_chains_outputs(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "linear",
-                            "[" STEP(3, "t_tag", ",\"config\":{\"tag\":\"c\"}") "," STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "]");
+    ac_node_wf_t *wf =
+        make(f, "linear",
+             "[" STEP(3, "t_tag", ",\"config\":{\"tag\":\"c\"}") "," STEP(
+                 1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "abc");
@@ -188,7 +190,8 @@ static void runs_steps_in_position_order_and_chains_outputs(void **state)
              (long long)o.run_id);
     assert_q(f, sql, "completed|abc");
     assert_q(f, "SELECT count(*) FROM skill_outcomes", "3");
-    assert_q(f, "SELECT (step_results->'2'->>'branch') || (step_results->'2'->>'output') FROM workflow_runs", "on_successab");
+    assert_q(f, "SELECT (step_results->'2'->>'branch') || (step_results->'2'->>'output') FROM workflow_runs",
+             "on_successab");
     assert_q(f, "SELECT node FROM workflow_runs", "test@localhost");
     assert_q(f, "SELECT (completed_at IS NOT NULL)::text FROM workflow_runs", "true");
     ac_node_wf_outcome_clear(&o);
@@ -198,8 +201,11 @@ static void runs_steps_in_position_order_and_chains_outputs(void **state)
 static void input_from_takes_a_named_steps_output(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "input_from",
-                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "," STEP(3, "t_tag", ",\"config\":{\"tag\":\"c\"},\"input_from\":1") "]");
+    ac_node_wf_t *wf = make(
+        f, "input_from",
+        "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(
+            2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "," STEP(3, "t_tag",
+                                                                ",\"config\":{\"tag\":\"c\"},\"input_from\":1") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_string_equal(output_str(&o), "ac");
     ac_node_wf_outcome_clear(&o);
@@ -209,8 +215,15 @@ static void input_from_takes_a_named_steps_output(void **state)
 static void routes_by_branch_and_skips_steps_not_taken(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "branch",
-                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\",\"branch\":\"on_b\"},\"routes\":[{\"branch\":\"on_a\",\"goto\":2},{\"branch\":\"on_b\",\"goto\":3}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_tag", ",\"config\":{\"tag\":\"c\"}") "]");
+    ac_node_wf_t *wf = make(
+        f, "branch",
+        "[" STEP(
+            1, "t_tag",
+            ",\"config\":{\"tag\":\"a\",\"branch\":\"on_b\"},\"routes\":[{\"branch\":\"on_a\",\"goto\":2},{\"branch\":"
+            "\"on_b\",\"goto\":3}]") "," STEP(2,
+                                              "t_tag", ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_tag",
+                                                                                               ",\"config\":{\"tag\":"
+                                                                                               "\"c\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     /* step 3's input is the output of the highest position below it that ran: step 1 */
@@ -223,8 +236,15 @@ static void routes_by_branch_and_skips_steps_not_taken(void **state)
 static void takes_the_default_route_when_no_branch_matches(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "default",
-                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\",\"branch\":\"on_b\"},\"routes\":[{\"branch\":\"on_a\",\"goto\":2},{\"branch\":\"default\",\"goto\":3}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_tag", ",\"config\":{\"tag\":\"d\"}") "]");
+    ac_node_wf_t *wf = make(
+        f, "default",
+        "[" STEP(1, "t_tag",
+                 ",\"config\":{\"tag\":\"a\",\"branch\":\"on_b\"},\"routes\":[{\"branch\":\"on_a\",\"goto\":2},{"
+                 "\"branch\":\"default\",\"goto\":3}]") "," STEP(2, "t_tag",
+                                                                 ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_tag",
+                                                                                                         ",\"config\":{"
+                                                                                                         "\"tag\":"
+                                                                                                         "\"d\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_string_equal(output_str(&o), "ad");
     ac_node_wf_outcome_clear(&o);
@@ -235,7 +255,9 @@ static void ends_when_routes_exist_but_none_matches(void **state)
 {
     fx_t *f = *state;
     ac_node_wf_t *wf = make(f, "nomatch",
-                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\",\"branch\":\"on_b\"},\"routes\":[{\"branch\":\"on_a\",\"goto\":2}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "]");
+                            "[" STEP(1, "t_tag",
+                                     ",\"config\":{\"tag\":\"a\",\"branch\":\"on_b\"},\"routes\":[{\"branch\":\"on_a\","
+                                     "\"goto\":2}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "a");
@@ -248,14 +270,22 @@ static void goto_end_and_goto_a_missing_position_both_complete(void **state)
 {
     fx_t *f = *state;
     ac_node_wf_t *wf = make(f, "end",
-                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":\"end\"}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "]");
+                            "[" STEP(1, "t_tag",
+                                     ",\"config\":{\"tag\":\"a\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":"
+                                     "\"end\"}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "a");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
-    wf = make(f, "missing_pos",
-              "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":42}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "]");
+    wf = make(
+        f, "missing_pos",
+        "[" STEP(
+            1, "t_tag",
+            ",\"config\":{\"tag\":\"a\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":42}]") "," STEP(2, "t_tag",
+                                                                                                         ",\"config\":{"
+                                                                                                         "\"tag\":"
+                                                                                                         "\"X\"}") "]");
     o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "a");
@@ -266,7 +296,8 @@ static void goto_end_and_goto_a_missing_position_both_complete(void **state)
 static void an_error_without_routes_fails_the_run(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "err", "[" STEP(1, "t_fail", "") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "]");
+    ac_node_wf_t *wf =
+        make(f, "err", "[" STEP(1, "t_fail", "") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_FAILED);
     assert_string_equal(o.error, "boom: on purpose");
@@ -282,21 +313,25 @@ static void an_error_takes_on_error_then_default_and_passes_the_error_on(void **
 {
     fx_t *f = *state;
     ac_node_wf_t *wf = make(f, "onerr",
-                            "[" STEP(1, "t_fail", ",\"routes\":[{\"branch\":\"on_error\",\"goto\":3}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_config", "") "]");
+                            "[" STEP(1, "t_fail", ",\"routes\":[{\"branch\":\"on_error\",\"goto\":3}]") "," STEP(
+                                2, "t_tag", ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_config", "") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
     /* "default" catches errors too; the next step's input is {"error": reason} */
     wf = make(f, "deferr",
-              "[" STEP(1, "t_fail", ",\"routes\":[{\"branch\":\"default\",\"goto\":2}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"!\"}") "]");
+              "[" STEP(1, "t_fail", ",\"routes\":[{\"branch\":\"default\",\"goto\":2}]") "," STEP(
+                  2, "t_tag", ",\"config\":{\"tag\":\"!\"}") "]");
     o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "{\"error\":\"boom: on purpose\"}!");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
     /* routes, but neither on_error nor default: the run fails */
-    wf = make(f, "noerr", "[" STEP(1, "t_fail", ",\"routes\":[{\"branch\":\"on_success\",\"goto\":2}]") "," STEP(2, "t_tag", "") "]");
+    wf = make(
+        f, "noerr",
+        "[" STEP(1, "t_fail", ",\"routes\":[{\"branch\":\"on_success\",\"goto\":2}]") "," STEP(2, "t_tag", "") "]");
     o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_FAILED);
     ac_node_wf_outcome_clear(&o);
@@ -306,8 +341,10 @@ static void an_error_takes_on_error_then_default_and_passes_the_error_on(void **
 static void revisiting_a_position_fails_with_loop_detected(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "loop",
-                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":1}]") "]");
+    ac_node_wf_t *wf =
+        make(f, "loop",
+             "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(
+                 2, "t_tag", ",\"config\":{\"tag\":\"b\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":1}]") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_FAILED);
     assert_string_equal(o.error, "loop_detected");
@@ -320,8 +357,24 @@ static void the_result_is_the_output_of_the_highest_position_executed(void **sta
 {
     fx_t *f = *state;
     /* 1 -> 3 -> 2 -> end: the last step executed is 2, but the result is 3's output (as in the original) */
-    ac_node_wf_t *wf = make(f, "highest",
-                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":3}]") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":\"end\"}]") "," STEP(3, "t_tag", ",\"config\":{\"tag\":\"c\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":2}]") "]");
+    ac_node_wf_t *wf = make(
+        f, "highest",
+        "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":3}]") "," STEP(
+            2, "t_tag",
+            ",\"config\":{\"tag\":\"b\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":\"end\"}]") "," STEP(3,
+                                                                                                              "t_tag",
+                                                                                                              ",\"confi"
+                                                                                                              "g\":{"
+                                                                                                              "\"tag\":"
+                                                                                                              "\"c\"},"
+                                                                                                              "\"routes"
+                                                                                                              "\":[{"
+                                                                                                              "\"branch"
+                                                                                                              "\":\"on_"
+                                                                                                              "success"
+                                                                                                              "\","
+                                                                                                              "\"goto\""
+                                                                                                              ":2}]") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "ac");
@@ -332,15 +385,19 @@ static void the_result_is_the_output_of_the_highest_position_executed(void **sta
 static void a_missing_skill_fails_or_is_skipped_or_falls_back(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "missing", "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "no_such_skill", "") "]");
+    ac_node_wf_t *wf =
+        make(f, "missing", "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "no_such_skill", "") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_FAILED);
     assert_string_equal(o.error, "unknown_skill: no_such_skill");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 
-    wf = make(f, "missing_skip",
-              "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "no_such_skill", ",\"config\":{\"on_missing_skill\":\"skip\"}") "," STEP(3, "t_tag", ",\"config\":{\"tag\":\"c\"}") "]");
+    wf = make(
+        f, "missing_skip",
+        "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(
+            2, "no_such_skill",
+            ",\"config\":{\"on_missing_skill\":\"skip\"}") "," STEP(3, "t_tag", ",\"config\":{\"tag\":\"c\"}") "]");
     o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "ac"); /* the skipped step passed its input on */
@@ -348,7 +405,9 @@ static void a_missing_skill_fails_or_is_skipped_or_falls_back(void **state)
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 
-    wf = make(f, "missing_fb", "[" STEP(1, "no_such_skill", ",\"config\":{\"on_missing_skill\":\"fallback\",\"fallback_skill\":\"t_fallback\"}") "]");
+    wf = make(f, "missing_fb",
+              "[" STEP(1, "no_such_skill",
+                       ",\"config\":{\"on_missing_skill\":\"fallback\",\"fallback_skill\":\"t_fallback\"}") "]");
     o = run(f, wf, NULL);
     assert_string_equal(output_str(&o), "from fallback");
     assert_int_equal(calls_fallback, 1);
@@ -373,20 +432,25 @@ static void an_open_circuit_halts_skips_or_falls_back_without_calling_the_skill(
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 
-    wf = make(f, "breaker_skip", "[" STEP(1, "t_fail", ",\"config\":{\"on_circuit_open\":\"skip\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"z\"}") "]");
+    wf = make(f, "breaker_skip",
+              "[" STEP(1, "t_fail", ",\"config\":{\"on_circuit_open\":\"skip\"}") "," STEP(
+                  2, "t_tag", ",\"config\":{\"tag\":\"z\"}") "]");
     o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     assert_string_equal(output_str(&o), "z");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 
-    wf = make(f, "breaker_fb", "[" STEP(1, "t_fail", ",\"config\":{\"on_circuit_open\":\"fallback\",\"fallback_skill\":\"t_fallback\"}") "]");
+    wf = make(
+        f, "breaker_fb",
+        "[" STEP(1, "t_fail", ",\"config\":{\"on_circuit_open\":\"fallback\",\"fallback_skill\":\"t_fallback\"}") "]");
     o = run(f, wf, NULL);
     assert_string_equal(output_str(&o), "from fallback");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 
-    wf = make(f, "breaker_fb_missing", "[" STEP(1, "t_fail", ",\"config\":{\"on_circuit_open\":\"fallback\",\"fallback_skill\":\"nope\"}") "]");
+    wf = make(f, "breaker_fb_missing",
+              "[" STEP(1, "t_fail", ",\"config\":{\"on_circuit_open\":\"fallback\",\"fallback_skill\":\"nope\"}") "]");
     o = run(f, wf, NULL);
     assert_string_equal(o.error, "fallback_not_found: nope");
     assert_int_equal(calls_fail, 3);
@@ -411,7 +475,9 @@ static void a_step_times_out_at_its_timeout_ms(void **state)
 static void a_run_cancelled_before_a_step_stops_there(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "cancel", "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "]");
+    ac_node_wf_t *wf = make(
+        f, "cancel",
+        "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "]");
     volatile sig_atomic_t cancel = 1;
     ac_node_wf_run_opts_t opts = {.cancel = &cancel};
     ac_node_wf_outcome_t o = run(f, wf, &opts);
@@ -442,7 +508,9 @@ static void cancel_from_another_session(void *arg, int64_t run_id)
 static void a_run_cancelled_in_the_database_stops_after_the_current_step(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "dbcancel", "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "]");
+    ac_node_wf_t *wf = make(
+        f, "dbcancel",
+        "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "]");
     cancel_arg_t a = {f, 0};
     ac_node_wf_run_opts_t opts = {.on_started = cancel_from_another_session, .arg = &a};
     ac_node_wf_outcome_t o = run(f, wf, &opts);
@@ -457,8 +525,12 @@ static void a_run_cancelled_in_the_database_stops_after_the_current_step(void **
 static void the_gate_sees_the_callers_source_node_not_the_steps_claim(void **state)
 {
     fx_t *f = *state;
-    ac_node_wf_t *wf = make(f, "gate",
-                            "[" STEP(1, "receive_from_workflow", ",\"config\":{\"allowed_nodes\":[\"good@host\"],\"_source_node\":\"good@host\"}") "," STEP(2, "t_config", "") "]");
+    ac_node_wf_t *wf = make(
+        f, "gate",
+        "[" STEP(1, "receive_from_workflow",
+                 ",\"config\":{\"allowed_nodes\":[\"good@host\"],\"_source_node\":\"good@host\"}") "," STEP(2,
+                                                                                                            "t_config",
+                                                                                                            "") "]");
     json_t *input = json_string("payload");
     json_t *extra = json_pack("{s:s}", "_source_node", "evil@host");
     ac_node_wf_run_opts_t opts = {.input = input, .extra_config = extra};

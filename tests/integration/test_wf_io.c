@@ -87,17 +87,20 @@ static void imports_the_originals_export_with_every_field_disabled(void **state)
     assert_int_equal(json_array_size(r.warnings), 1);
     assert_string_equal(json_string_value(json_array_get(r.warnings, 0)), "Resource 'Tech Feed' created");
     json_decref(r.warnings);
-    assert_q(f, "SELECT concat_ws('|', name, description, enabled, schedule, metadata, default_provider, "
-                "coalesce(node, 'NULL')) FROM workflows",
+    assert_q(f,
+             "SELECT concat_ws('|', name, description, enabled, schedule, metadata, default_provider, "
+             "coalesce(node, 'NULL')) FROM workflows",
              "Full Export Test|desc|f|0 7 * * *|{}|groq|NULL");
-    assert_q(f, "SELECT concat_ws('|', position, name, skill, llm_tier, coalesce(llm_model, 'NULL'), "
-                "coalesce(prompt_template, 'NULL'), config, coalesce(input_from::text, 'NULL'), routes) "
-                "FROM workflow_steps ORDER BY position LIMIT 1",
+    assert_q(f,
+             "SELECT concat_ws('|', position, name, skill, llm_tier, coalesce(llm_model, 'NULL'), "
+             "coalesce(prompt_template, 'NULL'), config, coalesce(input_from::text, 'NULL'), routes) "
+             "FROM workflow_steps ORDER BY position LIMIT 1",
              "1|Fetch|rss_collector|light|NULL|NULL|{\"timeout\": 30}|NULL|[{\"goto\": 2, \"branch\": \"on_items\"}]");
     assert_q(f, "SELECT concat_ws('|', position, prompt_template, input_from) FROM workflow_steps WHERE position = 2",
              "2|Summarize: {{input}}|1");
-    assert_q(f, "SELECT concat_ws('|', r.name, r.type, r.url, wr.role) FROM resources r JOIN workflow_resources wr "
-                "ON wr.resource_id = r.id",
+    assert_q(f,
+             "SELECT concat_ws('|', r.name, r.type, r.url, wr.role) FROM resources r JOIN workflow_resources wr "
+             "ON wr.resource_id = r.id",
              "Tech Feed|rss_feed|https://example.com/feed|input");
 
     /* our export of it equals the original's file except for `enabled` (imports are disabled) */
@@ -146,8 +149,8 @@ static void round_trips_routes_config_and_metadata(void **state)
     assert_int_equal(ac_node_wf_export(f->c, "rt", &again, &err), 0);
     assert_string_equal(out, again);
     json_t *j = json_loads(again, 0, NULL);
-    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(j, "workflow"), "metadata"),
-                                             "requires_2fa")));
+    assert_true(
+        json_is_true(json_object_get(json_object_get(json_object_get(j, "workflow"), "metadata"), "requires_2fa")));
     json_decref(j);
     free(out);
     free(again);
@@ -162,7 +165,8 @@ static const bad_t bad[] = {
     {"[1,2]", "Invalid format: expected a JSON object"},
     {"\"x\"", "Invalid format: expected a JSON object"},
     {"{\"workflow\":{\"name\":\"x\"},\"steps\":[]}", "Unsupported or missing version (expected 1, got nil)"},
-    {"{\"version\":2,\"workflow\":{\"name\":\"x\"},\"steps\":[]}", "Unsupported or missing version (expected 1, got 2)"},
+    {"{\"version\":2,\"workflow\":{\"name\":\"x\"},\"steps\":[]}",
+     "Unsupported or missing version (expected 1, got 2)"},
     {"{\"version\":\"1\",\"workflow\":{\"name\":\"x\"},\"steps\":[]}",
      "Unsupported or missing version (expected 1, got \"1\")"},
     {"{\"version\":1,\"steps\":[]}", "Missing or invalid \"workflow\" field"},
@@ -183,14 +187,17 @@ static const bad_t bad[] = {
     {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\"},"
      "{\"position\":2,\"name\":\"b\",\"skill\":\"s\",\"llm_tier\":\"huge\"}]}",
      "Step 2: llm_tier: must be one of: light, medium, heavy, local"},
-    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"config\":[]}]}",
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\","
+     "\"config\":[]}]}",
      "Step 1: config: is invalid"},
-    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"routes\":{}}]}",
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\","
+     "\"routes\":{}}]}",
      "Step 1: routes: is invalid"},
     {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\","
      "\"routes\":[{\"branch\":\"on_x\",\"goto\":\"somewhere\"}]}]}",
      "Step 1: routes: is invalid"},
-    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"input_from\":\"1\"}]}",
+    {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"input_"
+     "from\":\"1\"}]}",
      "Step 1: input_from: is invalid"},
     {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[7]}", "Step 1: is invalid"},
     {"{\"version\":1,\"workflow\":{\"name\":\"x\",\"schedule\":\"61 * * * *\"},\"steps\":[]}", "schedule: minute"},

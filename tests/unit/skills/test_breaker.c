@@ -100,8 +100,8 @@ static void a_stale_call_does_not_close_an_open_breaker(void **state)
     ac_skills_breakers_t *b = ac_skills_breakers_new(1, 1000);
     ac_skills_breaker_ticket_t slow;
     assert_int_equal(ac_skills_breakers_acquire(b, "s", 0, &slow), 0); /* started while closed */
-    call(b, "s", false, 10);                                            /* another call opens it */
-    ac_skills_breakers_release(b, "s", &slow, true, NULL, 20);          /* the slow one succeeds late */
+    call(b, "s", false, 10);                                           /* another call opens it */
+    ac_skills_breakers_release(b, "s", &slow, true, NULL, 20);         /* the slow one succeeds late */
     assert_int_equal(state_of(b, "s", NULL), AC_BREAKER_OPEN);
     ac_skills_breakers_free(b);
 }
