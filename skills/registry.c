@@ -3,17 +3,11 @@
 
 #include "policy/alloc.h"
 #include "policy/error.h"
-#include "skills/gate.h"
-#include "skills/notify.h"
-#ifdef AC_HAVE_SKILL_DB_BACKUP
 #include "skills/db_backup.h"
-#endif
-#ifdef AC_HAVE_SKILL_HTTP
+#include "skills/gate.h"
 #include "skills/http.h"
-#endif
-#ifdef AC_HAVE_SKILL_SHELL
+#include "skills/notify.h"
 #include "skills/shell.h"
-#endif
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,16 +16,13 @@
 /* The core skills of this build. Names of the original's other core skills (LLM, RSS, Google, ...) are reserved
  * below so a dynamic skill can never take them, even before their issue lands. */
 static const ac_skill_def_t *const core_defs[] = {
-#ifdef AC_HAVE_SKILL_SHELL
     &ac_skills_shell,
-#endif
-#ifdef AC_HAVE_SKILL_HTTP
-    &ac_skills_web_fetch,       &ac_skills_api_request,
-#endif
-#ifdef AC_HAVE_SKILL_DB_BACKUP
+    &ac_skills_web_fetch,
+    &ac_skills_api_request,
     &ac_skills_db_backup,
-#endif
-    &ac_skills_telegram_notify, &ac_skills_receive_from_workflow, &ac_skills_send_to_workflow,
+    &ac_skills_telegram_notify,
+    &ac_skills_receive_from_workflow,
+    &ac_skills_send_to_workflow,
 };
 
 const char *const ac_skills_core_names[] = {
