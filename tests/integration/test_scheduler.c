@@ -34,19 +34,12 @@ static int submit(void *arg, int64_t id, const char *name)
     return 0;
 }
 
-typedef struct {
-    char ci[512];
-    PGconn *c;
-} fx_t;
+typedef ac_test_db_t fx_t;
 
 static int setup(void **state)
 {
     fx_t *f = ac_calloc(1, sizeof(*f));
-    snprintf(f->ci, sizeof(f->ci), "%s", ac_test_db_create("sched"));
-    f->c = ac_test_db_connect(f->ci);
-    ac_errmsg_t err = {{0}};
-    if (ac_node_migrate_run(f->c, ac_node_migrations_embedded, ac_node_migrations_embedded_count, NULL, &err) != 0)
-        fail_msg("migrate: %s", err.msg);
+    ac_test_db_open_migrated("sched", f);
     ac_test_db_exec(f->c, "INSERT INTO workflows (name, enabled, schedule, node) VALUES "
                           "('every_minute', true, '* * * * *', NULL), "
                           "('every_5', true, '*/5 * * * *', ''), "
@@ -61,10 +54,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    fx_t *f = *state;
-    PQfinish(f->c);
-    ac_test_db_drop(f->ci);
-    free(f);
+    ac_test_db_close(*state);
+    free(*state);
     return 0;
 }
 

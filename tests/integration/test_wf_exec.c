@@ -153,23 +153,8 @@ static const char *output_str(const ac_node_wf_outcome_t *o)
     return json_is_string(v) ? json_string_value(v) : "(not a string)";
 }
 
-/* A value from the database: first column of the first row, as text ("" for none). */
-static char *q(fx_t *f, const char *sql)
-{
-    PGresult *r = PQexec(f->c, sql);
-    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    char *v = ac_strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    return v;
-}
-
-static void assert_q(fx_t *f, const char *sql, const char *want)
-{
-    char *v = q(f, sql);
-    if (strcmp(v, want) != 0)
-        fail_msg("%s\n  got:  %s\n  want: %s", sql, v, want);
-    free(v);
-}
+#define q(f, sql) ac_test_db_value((f)->c, (sql))
+#define assert_q(f, sql, want) ac_test_assert_sql((f)->c, (sql), (want))
 
 #define STEP(pos, skill, extra) "{\"position\":" #pos ",\"name\":\"s" #pos "\",\"skill\":\"" skill "\"" extra "}"
 
@@ -220,10 +205,10 @@ static void routes_by_branch_and_skips_steps_not_taken(void **state)
         "[" STEP(
             1, "t_tag",
             ",\"config\":{\"tag\":\"a\",\"branch\":\"on_b\"},\"routes\":[{\"branch\":\"on_a\",\"goto\":2},{\"branch\":"
-            "\"on_b\",\"goto\":3}]") "," STEP(2,
-                                              "t_tag", ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_tag",
-                                                                                               ",\"config\":{\"tag\":"
-                                                                                               "\"c\"}") "]");
+            "\"on_b\",\"goto\":3}]") "," STEP(2, "t_tag",
+                                              ",\"config\":{\"tag\":\"X\"}") "," STEP(3, "t_tag",
+                                                                                      ",\"config\":{\"tag\":"
+                                                                                      "\"c\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
     /* step 3's input is the output of the highest position below it that ran: step 1 */

@@ -15,29 +15,20 @@
 
 #include <cmocka.h>
 
-typedef struct {
-    char ci[512];
-    PGconn *c;
-} fx_t;
+typedef ac_test_db_t fx_t;
 
 static int setup(void **state)
 {
     fx_t *f = ac_calloc(1, sizeof(*f));
-    snprintf(f->ci, sizeof(f->ci), "%s", ac_test_db_create("wfio"));
-    f->c = ac_test_db_connect(f->ci);
-    ac_errmsg_t err = {{0}};
-    if (ac_node_migrate_run(f->c, ac_node_migrations_embedded, ac_node_migrations_embedded_count, NULL, &err) != 0)
-        fail_msg("migrate: %s", err.msg);
+    ac_test_db_open_migrated("wfio", f);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fx_t *f = *state;
-    PQfinish(f->c);
-    ac_test_db_drop(f->ci);
-    free(f);
+    ac_test_db_close(*state);
+    free(*state);
     return 0;
 }
 
@@ -54,22 +45,7 @@ static char *slurp(const char *rel)
     return buf;
 }
 
-static char *q(fx_t *f, const char *sql)
-{
-    PGresult *r = PQexec(f->c, sql);
-    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
-    char *v = ac_strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    return v;
-}
-
-static void assert_q(fx_t *f, const char *sql, const char *want)
-{
-    char *v = q(f, sql);
-    if (strcmp(v, want) != 0)
-        fail_msg("%s\n  got:  %s\n  want: %s", sql, v, want);
-    free(v);
-}
+#define assert_q(f, sql, want) ac_test_assert_sql((f)->c, (sql), (want))
 
 static int import(fx_t *f, const char *text, ac_node_wf_import_result_t *r, ac_errmsg_t *err)
 {

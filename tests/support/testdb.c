@@ -1,6 +1,9 @@
 /* tests/support/testdb.c - per-test databases on the suite's private PostgreSQL server (testdb.h). */
 #include "tests/support/testdb.h"
 
+#include "node/migrate.h"
+#include "policy/alloc.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,4 +79,34 @@ void ac_test_db_drop(const char *conninfo)
     snprintf(name, sizeof(name), "%.*s", (int)strcspn(d + 7, " "), d + 7);
     snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
     admin_exec(sql);
+}
+
+char *ac_test_db_value(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "test SQL failed: %s\n  %s\n", PQerrorMessage(c), sql);
+        abort();
+    }
+    char *v = ac_strdup(PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    return v;
+}
+
+void ac_test_db_open_migrated(const char *prefix, ac_test_db_t *db)
+{
+    snprintf(db->ci, sizeof(db->ci), "%s", ac_test_db_create(prefix));
+    db->c = ac_test_db_connect(db->ci);
+    ac_errmsg_t err = {{0}};
+    if (ac_node_migrate_run(db->c, ac_node_migrations_embedded, ac_node_migrations_embedded_count, NULL, &err) != 0) {
+        fprintf(stderr, "migrate: %s\n", err.msg);
+        abort();
+    }
+}
+
+void ac_test_db_close(ac_test_db_t *db)
+{
+    PQfinish(db->c);
+    ac_test_db_drop(db->ci);
+    db->c = NULL;
 }
