@@ -38,12 +38,40 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
     return 0;
 }
 
-static int submit_scheduled(void *arg, int64_t workflow_id, const char *name)
+typedef struct {
+    ac_node_app_t *app;
+    int64_t wid, due;
+} due_t;
+
+static void due_started(void *arg, int64_t run_id)
+{
+    free(arg);
+}
+
+static void due_refused(void *arg, int code, const char *reason)
+{
+    due_t *d = arg;
+    /* not recorded: give the minute back unless the workflow itself said no */
+    if (code != -AC_ENOENT && code != -AC_EPERM)
+        ac_node_scheduler_release(d->app->scheduler, d->wid, d->due);
+    free(d);
+}
+
+static int submit_scheduled(void *arg, int64_t workflow_id, const char *name, int64_t due)
 {
     ac_node_app_t *app = arg;
-    ac_node_wf_job_t job = {.workflow_id = workflow_id, .trigger = AC_WF_TRIGGER_CRON};
+    due_t *d = ac_malloc(sizeof(*d));
+    *d = (due_t){app, workflow_id, due};
+    ac_node_wf_job_t job = {.workflow_id = workflow_id,
+                            .trigger = AC_WF_TRIGGER_CRON,
+                            .on_started = due_started,
+                            .on_refused = due_refused,
+                            .arg = d};
     (void)name;
-    return ac_node_wf_pool_submit(app->pool, &job);
+    int rc = ac_node_wf_pool_submit(app->pool, &job);
+    if (rc != 0)
+        free(d);
+    return rc;
 }
 
 int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)

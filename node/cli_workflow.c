@@ -11,6 +11,7 @@
 #include "policy/alloc.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,14 @@ static int cmd_export(PGconn *c, const char *name)
     return 0;
 }
 
+static volatile sig_atomic_t run_cancel;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    run_cancel = 1;
+}
+
 static int cmd_run(ac_node_runtime_t *rt, const char *name, const char *input_text)
 {
     json_t *input = NULL;
@@ -150,8 +159,15 @@ static int cmd_run(ac_node_runtime_t *rt, const char *name, const char *input_te
     ac_node_app_t app;
     ac_node_app_init(&app, rt, &err);
     ac_node_wf_env_t env = {rt->db, app.registry, app.breakers, app.base};
+    /* Ctrl-C or SIGTERM cancels the run at its next step (a shell command in flight is killed), so the run is
+     * recorded as cancelled instead of being left `running`. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_interrupt;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     /* --input feeds a first step that is receive_from_workflow, the way a remote trigger would */
-    ac_node_wf_run_opts_t opts = {input, NULL, NULL, NULL, NULL};
+    ac_node_wf_run_opts_t opts = {input, NULL, &run_cancel, NULL, NULL};
     ac_node_wf_outcome_t out;
     rc = ac_node_wf_run(&env, wf, &opts, &out, &err);
     if (rc == 0) {

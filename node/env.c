@@ -7,6 +7,7 @@
 #include "policy/alloc.h"
 #include "policy/crypto.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,23 @@ static int check_one(const ac_node_config_entry_t *e, const char *v, ac_errmsg_t
         return ac_log_level_parse(v, &l) == 0
                    ? 0
                    : ac_errmsg_set(err, -AC_ECONFIG, "LOG_LEVEL must be debug, info, warn or error");
+    }
+    if (strcmp(e->env, "DIST_PORT_MIN") == 0 || strcmp(e->env, "DIST_PORT_MAX") == 0 ||
+        strcmp(e->env, "ERL_EPMD_PORT") == 0) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        return *end == '\0' && n >= 0 && n <= 65535
+                   ? 0
+                   : ac_errmsg_set(err, -AC_ECONFIG, "%s must be a port number (0-65535)", e->env);
+    }
+    if (strcmp(e->env, "NODE_NAME") == 0) {
+        const char *at = strchr(v, '@');
+        size_t n = strlen(v);
+        bool ok = at != NULL && at != v && at[1] != '\0' && n <= 255 && strchr(at + 1, '@') == NULL;
+        for (size_t i = 0; ok && i < n; i++)
+            ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= '0' && v[i] <= '9') ||
+                 strchr("_-.@", v[i]) != NULL;
+        return ok ? 0 : ac_errmsg_set(err, -AC_ECONFIG, "NODE_NAME must look like name@host (letters, digits, _ - .)");
     }
     if (strcmp(e->env, "ALEXCLAW_WORKERS") == 0) {
         char *end;

@@ -16,7 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+typedef struct release {
+    int64_t wid, due;
+    struct release *next;
+} release_t;
+
 struct ac_node_scheduler {
+    pthread_mutex_t lock;
+    release_t *releases;
+    int64_t last_recover;
     char *conninfo;
     char *node;
     ac_node_scheduler_submit_fn submit;
@@ -37,6 +45,7 @@ ac_node_scheduler_t *ac_node_scheduler_new(const char *conninfo, const char *nod
     s->submit = submit;
     s->arg = arg;
     s->wake[0] = s->wake[1] = -1;
+    pthread_mutex_init(&s->lock, NULL);
     return s;
 }
 
@@ -46,6 +55,12 @@ void ac_node_scheduler_free(ac_node_scheduler_t *s)
         return;
     ac_free_secret_str(s->conninfo);
     free(s->node);
+    while (s->releases != NULL) {
+        release_t *r = s->releases;
+        s->releases = r->next;
+        free(r);
+    }
+    pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
@@ -67,6 +82,17 @@ static int claim(ac_node_scheduler_t *s, PGconn *c, const char *wf_id, int64_t m
         rc = PQntuples(r) == 1;
     PQclear(r);
     return rc;
+}
+
+void ac_node_scheduler_release(ac_node_scheduler_t *s, int64_t workflow_id, int64_t due)
+{
+    release_t *r = ac_calloc(1, sizeof(*r));
+    r->wid = workflow_id;
+    r->due = due;
+    pthread_mutex_lock(&s->lock);
+    r->next = s->releases;
+    s->releases = r;
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void unclaim(PGconn *c, const char *wf_id, int64_t minute)
@@ -95,6 +121,27 @@ static void prune(ac_node_scheduler_t *s, PGconn *c, int64_t now)
 
 int ac_node_scheduler_tick(ac_node_scheduler_t *s, PGconn *c, int64_t now, ac_errmsg_t *err)
 {
+    pthread_mutex_lock(&s->lock);
+    release_t *rel = s->releases;
+    s->releases = NULL;
+    pthread_mutex_unlock(&s->lock);
+    while (rel != NULL) {
+        release_t *next = rel->next;
+        char id[32];
+        snprintf(id, sizeof(id), "%lld", (long long)rel->wid);
+        unclaim(c, id, rel->due);
+        ac_log_warn("scheduler", "claim_released", "workflow_id=%lld due=%lld", (long long)rel->wid,
+                    (long long)rel->due);
+        free(rel);
+        rel = next;
+    }
+    if (now - s->last_recover >= 300) {
+        s->last_recover = now;
+        int n = 0;
+        ac_errmsg_t e = {{0}};
+        if (ac_node_wf_recover(c, s->node, &n, &e) == 0 && n > 0)
+            ac_log_warn("scheduler", "recovered", "runs=%d", n);
+    }
     int64_t minute = now - (now % 60);
     int64_t from = s->last_minute == 0 ? minute : s->last_minute + 60;
     if (minute - from >= AC_NODE_SCHEDULER_CATCHUP * 60)
@@ -133,7 +180,7 @@ int ac_node_scheduler_tick(ac_node_scheduler_t *s, PGconn *c, int64_t now, ac_er
             if (won == 0)
                 continue;
             int64_t wid = strtoll(id, NULL, 10);
-            if (s->submit(s->arg, wid, name) != 0) {
+            if (s->submit(s->arg, wid, name, m) != 0) {
                 ac_log_error("scheduler", "submit_failed", "workflow=%s due=%lld reason=%s", name, (long long)m,
                              "executor queue full");
                 unclaim(c, id, m); /* another node may take it */

@@ -90,7 +90,7 @@ static int64_t step_timeout_ms(const ac_node_wf_env_t *env, const ac_node_wf_ste
 {
     json_t *t = json_object_get(st->config, "timeout_ms");
     if (json_is_integer(t) && json_integer_value(t) > 0)
-        return json_integer_value(t);
+        return json_integer_value(t) < 86400000 ? json_integer_value(t) : 86400000; /* at most a day */
     int64_t d = ac_node_settings_int_or(env->base.settings, "workflow.step_timeout_ms", 60000);
     return d > 0 ? d : 60000;
 }
@@ -188,21 +188,34 @@ static void exec_step(ac_node_wf_env_t *env, const ac_node_wf_step_t *st, json_t
         fail(out, "circuit_open", st->skill);
 }
 
-/* A JSON value fit for storage: itself, or a string cut to STORED_OUTPUT_MAX when its encoding is larger. */
+/* Length of the longest prefix of s (at most max bytes) that ends on a UTF-8 character boundary. */
+static size_t utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
+/* A JSON value fit for storage: itself, or (when its encoding is larger than STORED_OUTPUT_MAX) its text cut on a
+ * character boundary. Never NULL. */
 static json_t *storable(json_t *v)
 {
     if (v == NULL)
         return json_null();
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     size_t n = s != NULL ? strlen(s) : 0;
-    free(s);
-    if (n <= STORED_OUTPUT_MAX)
+    if (s != NULL && n <= STORED_OUTPUT_MAX) {
+        free(s);
         return json_incref(v);
-    char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    const char *src = text != NULL ? text : json_string_value(v);
-    json_t *cut = json_stringn_nocheck(src, STORED_OUTPUT_MAX);
-    free(text);
-    return cut;
+    }
+    const char *src = json_is_string(v) ? json_string_value(v) : s;
+    size_t srclen = json_is_string(v) ? json_string_length(v) : n;
+    json_t *cut = src != NULL ? json_stringn(src, utf8_cut(src, srclen, STORED_OUTPUT_MAX)) : NULL;
+    free(s);
+    return cut != NULL ? cut : json_string("(output not storable)");
 }
 
 static json_t *snapshot(json_t *v)
@@ -250,6 +263,13 @@ static int persist_step(PGconn *c, int64_t run_id, const ac_node_wf_step_t *st, 
     json_decref(results);
     json_decref(snap);
     json_decref(meta);
+    if (results_s == NULL || snap_s == NULL || meta_s == NULL) {
+        /* never bind NULL: `step_results || NULL` would wipe every earlier result */
+        free(results_s);
+        free(snap_s);
+        free(meta_s);
+        return ac_errmsg_set(err, -AC_EINVAL, "step %d: result could not be encoded", st->position);
+    }
     char id[32], dur[32];
     snprintf(id, sizeof(id), "%lld", (long long)run_id);
     snprintf(dur, sizeof(dur), "%lld", (long long)(duration_ms > INT32_MAX ? INT32_MAX : duration_ms));
@@ -340,20 +360,19 @@ static json_t *output_of(slot_t *o, size_t n, int pos)
     return NULL;
 }
 
-/* The output of the highest position below pos that ran. */
-static json_t *previous_output(slot_t *o, size_t n, int pos)
+/* The original's default input: the output of the step at the highest position below pos, or none when that step
+ * did not run (it was jumped over). */
+static json_t *previous_output(const ac_node_wf_t *wf, slot_t *o, size_t n, int pos)
 {
-    int best = 0;
-    json_t *v = NULL;
     bool any = false;
-    for (size_t i = 0; i < n; i++) {
-        if (o[i].pos < pos && (!any || o[i].pos > best)) {
-            best = o[i].pos;
-            v = o[i].v;
+    int prev = 0;
+    for (size_t i = 0; i < wf->nsteps; i++) {
+        if (wf->steps[i].position < pos && (!any || wf->steps[i].position > prev)) {
+            prev = wf->steps[i].position;
             any = true;
         }
     }
-    return v;
+    return any ? output_of(o, n, prev) : NULL;
 }
 
 int ac_node_wf_run(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_wf_run_opts_t *opts,
@@ -401,21 +420,24 @@ int ac_node_wf_run(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_
         if (seen) {
             out->status = AC_WF_FAILED;
             snprintf(out->error, sizeof(out->error), "loop_detected");
-            step_result_t r = {.kind = STEP_ERROR};
-            snprintf(r.error, sizeof(r.error), "loop_detected");
-            persist_step(env->db, run_id, st, &r, 0, err);
-            break;
+            break; /* as the original: nothing recorded for a step that does not run again */
         }
         visited[visited_n++] = pos;
 
         json_t *input =
-            st->has_input_from ? output_of(outputs, nout, st->input_from) : previous_output(outputs, nout, pos);
+            st->has_input_from ? output_of(outputs, nout, st->input_from) : previous_output(wf, outputs, nout, pos);
         json_t *config = json_deep_copy(st->config);
         if (strcmp(st->skill, "receive_from_workflow") == 0 && opts != NULL && opts->input != NULL) {
             input = opts->input;
-            /* The caller's facts (the authenticated source node) win over the step's own config. */
-            if (opts->extra_config != NULL)
-                json_object_update(config, opts->extra_config);
+            /* As in the original the step's own config wins over the caller's extra config -- except for the
+             * executor's own facts ("_" keys, such as the authenticated _source_node), which a step cannot fake. */
+            const char *k;
+            json_t *v;
+            json_object_foreach(opts->extra_config, k, v)
+            {
+                if (k[0] == '_' || json_object_get(config, k) == NULL)
+                    json_object_set(config, k, v);
+            }
         }
         step_result_t r;
         memset(&r, 0, sizeof(r));

@@ -30,42 +30,6 @@ static json_t *col_json(PGresult *r, int i, int c, const char *fallback)
     return j != NULL ? j : json_loads(fallback, 0, NULL);
 }
 
-/* Postgres text[] literal {a,"b c"} to a JSON array of strings (tags). */
-static json_t *pg_array(const char *s)
-{
-    json_t *a = json_array();
-    if (s == NULL || s[0] != '{')
-        return a;
-    const char *p = s + 1;
-    while (*p != '\0' && *p != '}') {
-        char buf[512];
-        size_t n = 0;
-        if (*p == '"') {
-            p++;
-            while (*p != '\0' && *p != '"') {
-                if (*p == '\\' && p[1] != '\0')
-                    p++;
-                if (n + 1 < sizeof(buf))
-                    buf[n++] = *p;
-                p++;
-            }
-            if (*p == '"')
-                p++;
-        } else {
-            while (*p != '\0' && *p != ',' && *p != '}') {
-                if (n + 1 < sizeof(buf))
-                    buf[n++] = *p;
-                p++;
-            }
-        }
-        buf[n] = '\0';
-        json_array_append_new(a, json_string(buf));
-        if (*p == ',')
-            p++;
-    }
-    return a;
-}
-
 int ac_node_wf_export(PGconn *c, const char *name, char **out, ac_errmsg_t *err)
 {
     ac_node_wf_t *wf = NULL;
@@ -97,11 +61,12 @@ int ac_node_wf_export(PGconn *c, const char *name, char **out, ac_errmsg_t *err)
     char id[32];
     snprintf(id, sizeof(id), "%lld", (long long)wf->id);
     const char *p[] = {id};
-    PGresult *r = PQexecParams(c,
-                               "SELECT r.name, r.type, r.url, r.content, r.metadata, r.tags, r.enabled, wr.role "
-                               "FROM workflow_resources wr JOIN resources r ON r.id = wr.resource_id "
-                               "WHERE wr.workflow_id = $1::bigint ORDER BY wr.id",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(c,
+                     "SELECT r.name, r.type, r.url, r.content, r.metadata, to_jsonb(r.tags), r.enabled, wr.role "
+                     "FROM workflow_resources wr JOIN resources r ON r.id = wr.resource_id "
+                     "WHERE wr.workflow_id = $1::bigint ORDER BY wr.id",
+                     1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         rc = ac_errmsg_set(err, -AC_EDB, "loading resources: %s", PQerrorMessage(c));
     } else {
@@ -112,7 +77,7 @@ int ac_node_wf_export(PGconn *c, const char *name, char **out, ac_errmsg_t *err)
             json_object_set_new(j, "url", col_str(r, i, 2));
             json_object_set_new(j, "content", col_str(r, i, 3));
             json_object_set_new(j, "metadata", col_json(r, i, 4, "{}"));
-            json_object_set_new(j, "tags", pg_array(PQgetisnull(r, i, 5) ? NULL : PQgetvalue(r, i, 5)));
+            json_object_set_new(j, "tags", col_json(r, i, 5, "[]"));
             json_object_set_new(j, "enabled", json_boolean(!PQgetisnull(r, i, 6) && PQgetvalue(r, i, 6)[0] == 't'));
             json_object_set_new(j, "role", col_str(r, i, 7));
             json_array_append_new(resources, j);
@@ -184,15 +149,14 @@ static int opt_str(json_t *obj, const char *key, size_t max, const char **out, a
     return 0;
 }
 
+/* Routes are kept as the original keeps them; only the shape the executor relies on is required (a list of maps). */
 static int check_routes(json_t *routes, ac_errmsg_t *err)
 {
     size_t i;
     json_t *r;
     json_array_foreach(routes, i, r)
     {
-        json_t *b = json_object_get(r, "branch"), *g = json_object_get(r, "goto");
-        if (!json_is_object(r) || !json_is_string(b) || json_string_length(b) == 0 ||
-            !(json_is_integer(g) || (json_is_string(g) && strcmp(json_string_value(g), "end") == 0)))
+        if (!json_is_object(r))
             return ac_errmsg_set(err, -AC_EINVAL, "routes: is invalid");
     }
     return 0;
@@ -368,33 +332,31 @@ static void link_resources(PGconn *c, json_t *resources, const char *wf_id, json
         PQclear(r);
         r = NULL;
         if (rc == 0 && id[0] == '\0') {
+            /* tags: a list of at most 100 strings of at most 255 characters, passed as JSON (no literal building) */
             json_t *tags = json_object_get(res, "tags");
-            char tagbuf[4096] = "{";
-            size_t k, used = 1;
+            bool tags_ok = tags == NULL || json_is_null(tags) || (json_is_array(tags) && json_array_size(tags) <= 100);
+            size_t k;
             json_t *t;
             json_array_foreach(tags, k, t)
             {
-                if (!json_is_string(t))
-                    continue;
-                used += (size_t)snprintf(tagbuf + used, sizeof(tagbuf) - used, "%s\"", used > 1 ? "," : "");
-                for (const char *q = json_string_value(t); *q != '\0' && used + 4 < sizeof(tagbuf); q++) {
-                    if (*q == '"' || *q == '\\')
-                        tagbuf[used++] = '\\';
-                    tagbuf[used++] = *q;
-                }
-                used += (size_t)snprintf(tagbuf + used, sizeof(tagbuf) - used, "\"");
+                tags_ok = tags_ok && json_is_string(t) && json_string_length(t) <= 255;
             }
-            snprintf(tagbuf + used, sizeof(tagbuf) - used, "}");
+            char *tagjson = tags_ok ? dump_or(tags, "[]") : NULL;
             char *meta = dump_or(json_object_get(res, "metadata"), "{}");
             json_t *en = json_object_get(res, "enabled");
             const char *cp[] = {
-                name,   json_str_or_null(res, "type"),       url, json_str_or_null(res, "content"), meta,
-                tagbuf, json_is_false(en) ? "false" : "true"};
-            rc = exec_p(c,
-                        "INSERT INTO resources (name, type, url, content, metadata, tags, enabled) "
-                        "VALUES ($1, $2, $3, $4, $5::jsonb, $6::varchar[], $7::boolean) RETURNING id",
-                        7, cp, &r, &e);
+                name,    json_str_or_null(res, "type"),       url, json_str_or_null(res, "content"), meta,
+                tagjson, json_is_false(en) ? "false" : "true"};
+            if (!tags_ok)
+                rc = ac_errmsg_set(&e, -AC_EINVAL, "tags: is invalid");
+            else
+                rc = exec_p(c,
+                            "INSERT INTO resources (name, type, url, content, metadata, tags, enabled) "
+                            "VALUES ($1, $2, $3, $4, $5::jsonb, "
+                            "ARRAY(SELECT jsonb_array_elements_text($6::jsonb))::varchar[], $7::boolean) RETURNING id",
+                            7, cp, &r, &e);
             free(meta);
+            free(tagjson);
             if (rc == 0) {
                 snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
                 char w[512];

@@ -4,6 +4,7 @@
 #include "node/db.h"
 #include "node/log.h"
 #include "policy/alloc.h"
+#include "skills/gate.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,6 +109,23 @@ static void run_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
     if (rc != 0) {
         refuse(it, rc, err.msg);
         return;
+    }
+    if (it->job.trigger == AC_WF_TRIGGER_REMOTE) {
+        /* what the original answers, checked before anything is recorded: a refused trigger leaves no run row */
+        const char *source = json_string_value(json_object_get(it->job.extra_config, "_source_node"));
+        const char *reason = NULL;
+        if (wf->nsteps == 0 || strcmp(wf->steps[0].skill, "receive_from_workflow") != 0)
+            reason = "no_receive_gate";
+        else if (ac_node_wf_requires_2fa(wf))
+            reason = "requires_2fa";
+        else if (source == NULL ||
+                 !ac_skills_gate_admits(json_object_get(wf->steps[0].config, "allowed_nodes"), source))
+            reason = "unauthorized_node";
+        if (reason != NULL) {
+            refuse(it, -AC_EPERM, reason);
+            ac_node_wf_free(wf);
+            return;
+        }
     }
     if (it->job.trigger != AC_WF_TRIGGER_PERSON && ac_node_wf_requires_2fa(wf)) {
         refuse(it, -AC_EPERM, "requires_2fa");

@@ -23,6 +23,24 @@ void ac_skills_gate_set_cluster(ac_skills_gate_rpc_fn rpc, ac_skills_gate_approv
     pthread_mutex_unlock(&lock);
 }
 
+bool ac_skills_gate_admits(const json_t *allowed, const char *src)
+{
+    if (json_is_array(allowed) && json_array_size(allowed) > 0) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(allowed, i, v) {
+            if (json_is_string(v) && strcmp(json_string_value(v), src) == 0)
+                return true;
+        }
+        return false;
+    }
+    pthread_mutex_lock(&lock);
+    ac_skills_gate_approved_fn fn = approved_fn;
+    void *arg = cluster_arg;
+    pthread_mutex_unlock(&lock);
+    return fn != NULL && fn(arg, src) == 1;
+}
+
 static int receive_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_skill_result_t *res)
 {
     if (args->input == NULL || json_is_null(args->input))
@@ -30,23 +48,7 @@ static int receive_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, a
     const char *src = ac_skill_config_str(args->config, "_source_node");
     if (src == NULL) /* a local run (CLI, admin UI): nothing remote to check */
         return ac_skill_ok(res, json_incref(args->input), "on_success");
-    json_t *allowed = json_object_get(args->config, "allowed_nodes");
-    bool admitted = false;
-    if (json_is_array(allowed) && json_array_size(allowed) > 0) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(allowed, i, v)
-        {
-            if (json_is_string(v) && strcmp(json_string_value(v), src) == 0)
-                admitted = true;
-        }
-    } else {
-        pthread_mutex_lock(&lock);
-        ac_skills_gate_approved_fn fn = approved_fn;
-        void *arg = cluster_arg;
-        pthread_mutex_unlock(&lock);
-        admitted = fn != NULL && fn(arg, src) == 1;
-    }
+    bool admitted = ac_skills_gate_admits(json_object_get(args->config, "allowed_nodes"), src);
     if (!admitted)
         return ac_skill_fail(res, "unauthorized_node", "%s", src);
     return ac_skill_ok(res, json_incref(args->input), "on_success");

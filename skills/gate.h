@@ -11,6 +11,7 @@
 
 #include "skills/skill.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 extern const ac_skill_def_t ac_skills_receive_from_workflow;
@@ -23,5 +24,9 @@ typedef int (*ac_skills_gate_rpc_fn)(void *arg, const char *node, const char *wo
 /* Whether `node` was approved by an administrator (for an empty allowed_nodes). */
 typedef int (*ac_skills_gate_approved_fn)(void *arg, const char *node);
 void ac_skills_gate_set_cluster(ac_skills_gate_rpc_fn rpc, ac_skills_gate_approved_fn approved, void *arg);
+
+/* The gate's rule, for the skill and for the pool's check before a remote run is recorded: a non-empty
+ * allowed_nodes list must contain source; an empty or absent one admits only approved nodes. */
+bool ac_skills_gate_admits(const json_t *allowed_nodes, const char *source);
 
 #endif

@@ -23,7 +23,7 @@ typedef struct {
     int fail; /* simulate a full queue */
 } sink_t;
 
-static int submit(void *arg, int64_t id, const char *name)
+static int submit(void *arg, int64_t id, const char *name, int64_t due)
 {
     sink_t *s = arg;
     if (s->fail)
@@ -153,6 +153,26 @@ static void a_full_queue_releases_the_claim_for_another_node(void **state)
     ac_node_scheduler_free(b);
 }
 
+static void a_released_claim_is_given_back(void **state)
+{
+    fx_t *f = *state;
+    ac_test_db_exec(f->c, "UPDATE workflows SET enabled = false WHERE name <> 'every_minute'");
+    sink_t s = {0};
+    ac_node_scheduler_t *a = ac_node_scheduler_new(f->ci, "a@host", submit, &s);
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(ac_node_scheduler_tick(a, f->c, T0, &err), 1);
+    ac_test_assert_sql(f->c, "SELECT count(*) FROM workflow_schedule_claims", "1");
+    char *id = ac_test_db_value(f->c, "SELECT id FROM workflows WHERE name = 'every_minute'");
+    ac_node_scheduler_release(a, atoll(id), T0); /* the pool could not record the run */
+    free(id);
+    assert_int_equal(ac_node_scheduler_tick(a, f->c, T0 + 60, &err), 1);
+    ac_test_assert_sql(
+        f->c,
+        "SELECT count(*) FROM workflow_schedule_claims WHERE due_at = to_timestamp(1767225600) AT TIME ZONE 'utc'",
+        "0");
+    ac_node_scheduler_free(a);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -162,6 +182,7 @@ int main(void)
         T(nodes_sharing_a_database_run_each_due_time_once),
         T(a_late_tick_catches_up_a_bounded_number_of_minutes),
         T(a_full_queue_releases_the_claim_for_another_node),
+        T(a_released_claim_is_given_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -65,11 +65,26 @@ static int t_slow(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_
     return ac_skill_fail(res, "timeout", NULL);
 }
 
+/* 1.2 MB of two-byte characters: over the stored-output limit, with a character on the cut */
+static int t_big(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_result_t *res)
+{
+    size_t n = 600001;
+    char *s = ac_malloc(2 * n + 2);
+    s[0] = 'x'; /* shift by one byte so the 1 MiB cut falls inside a character */
+    for (size_t i = 0; i < n; i++)
+        memcpy(s + 1 + 2 * i, "\xc3\xa9", 2);
+    s[1 + 2 * n] = '\0';
+    json_t *j = json_string(s);
+    free(s);
+    return ac_skill_ok(res, j, NULL);
+}
+
 static const ac_skill_def_t d_tag = {"t_tag", "", any_routes, "", false, t_tag};
 static const ac_skill_def_t d_fail = {"t_fail", "", any_routes, "", false, t_fail};
 static const ac_skill_def_t d_fallback = {"t_fallback", "", any_routes, "", false, t_fallback};
 static const ac_skill_def_t d_config = {"t_config", "", any_routes, "", false, t_config};
 static const ac_skill_def_t d_slow = {"t_slow", "", any_routes, "", false, t_slow};
+static const ac_skill_def_t d_big = {"t_big", "", any_routes, "", false, t_big};
 
 /* --- fixture --- */
 
@@ -103,6 +118,7 @@ static int setup(void **state)
     ac_skills_registry_add(f->reg, &d_fallback, false);
     ac_skills_registry_add(f->reg, &d_config, false);
     ac_skills_registry_add(f->reg, &d_slow, false);
+    ac_skills_registry_add(f->reg, &d_big, false);
     f->br = ac_skills_breakers_new(3, 300000);
     f->wenv = (ac_node_wf_env_t){f->c, f->reg, f->br, {.settings = f->s, .node_name = "test@localhost"}};
     calls_fail = calls_fallback = 0;
@@ -153,7 +169,7 @@ static const char *output_str(const ac_node_wf_outcome_t *o)
     return json_is_string(v) ? json_string_value(v) : "(not a string)";
 }
 
-#define q(f, sql) ac_test_db_value((f)->c, (sql))
+#define q(f, sql)              ac_test_db_value((f)->c, (sql))
 #define assert_q(f, sql, want) ac_test_assert_sql((f)->c, (sql), (want))
 
 #define STEP(pos, skill, extra) "{\"position\":" #pos ",\"name\":\"s" #pos "\",\"skill\":\"" skill "\"" extra "}"
@@ -211,8 +227,8 @@ static void routes_by_branch_and_skips_steps_not_taken(void **state)
                                                                                       "\"c\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
-    /* step 3's input is the output of the highest position below it that ran: step 1 */
-    assert_string_equal(output_str(&o), "ac");
+    /* as in the original, step 3's input is the output of position 2, which was jumped over: none */
+    assert_string_equal(output_str(&o), "c");
     assert_q(f, "SELECT (step_results ? '2')::text FROM workflow_runs", "false");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
@@ -231,7 +247,7 @@ static void takes_the_default_route_when_no_branch_matches(void **state)
                                                                                                          "\"tag\":"
                                                                                                          "\"d\"}") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
-    assert_string_equal(output_str(&o), "ad");
+    assert_string_equal(output_str(&o), "d");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 }
@@ -334,6 +350,9 @@ static void revisiting_a_position_fails_with_loop_detected(void **state)
     assert_int_equal(o.status, AC_WF_FAILED);
     assert_string_equal(o.error, "loop_detected");
     assert_q(f, "SELECT error FROM workflow_runs", "loop_detected");
+    /* the first execution of step 1 keeps its result; nothing is recorded for the refused revisit */
+    assert_q(f, "SELECT step_results->'1'->>'output' FROM workflow_runs", "a");
+    assert_q(f, "SELECT count(*) FROM skill_outcomes", "2");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 }
@@ -341,7 +360,8 @@ static void revisiting_a_position_fails_with_loop_detected(void **state)
 static void the_result_is_the_output_of_the_highest_position_executed(void **state)
 {
     fx_t *f = *state;
-    /* 1 -> 3 -> 2 -> end: the last step executed is 2, but the result is 3's output (as in the original) */
+    /* 1 -> 3 -> 2 -> end: the last step executed is 2, but the result is 3's output (as in the original);
+     * 3's input is 2's output, which did not exist yet: none */
     ac_node_wf_t *wf = make(
         f, "highest",
         "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"},\"routes\":[{\"branch\":\"on_success\",\"goto\":3}]") "," STEP(
@@ -362,7 +382,8 @@ static void the_result_is_the_output_of_the_highest_position_executed(void **sta
                                                                                                               ":2}]") "]");
     ac_node_wf_outcome_t o = run(f, wf, NULL);
     assert_int_equal(o.status, AC_WF_COMPLETED);
-    assert_string_equal(output_str(&o), "ac");
+    assert_string_equal(output_str(&o), "c");
+    assert_q(f, "SELECT step_results->'2'->>'output' FROM workflow_runs", "ab");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 }
@@ -534,6 +555,22 @@ static void the_gate_sees_the_callers_source_node_not_the_steps_claim(void **sta
     ac_node_wf_free(wf);
 }
 
+static void a_huge_output_is_stored_cut_and_never_wipes_earlier_results(void **state)
+{
+    fx_t *f = *state;
+    ac_node_wf_t *wf = make(f, "big",
+                            "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_big", "") "," STEP(
+                                3, "t_tag", ",\"config\":{\"tag\":\"z\"},\"input_from\":1") "]");
+    ac_node_wf_outcome_t o = run(f, wf, NULL);
+    assert_int_equal(o.status, AC_WF_COMPLETED);
+    assert_q(f, "SELECT step_results->'1'->>'output' FROM workflow_runs", "a");
+    assert_q(f, "SELECT (length(step_results->'2'->>'output') BETWEEN 500000 AND 524288)::text FROM workflow_runs",
+             "true");
+    assert_q(f, "SELECT step_results->'3'->>'output' FROM workflow_runs", "az");
+    ac_node_wf_outcome_clear(&o);
+    ac_node_wf_free(wf);
+}
+
 static void recovery_fails_dead_runs_and_leaves_live_ones(void **state)
 {
     fx_t *f = *state;
@@ -578,6 +615,7 @@ int main(void)
         T(a_run_cancelled_before_a_step_stops_there),
         T(a_run_cancelled_in_the_database_stops_after_the_current_step),
         T(the_gate_sees_the_callers_source_node_not_the_steps_claim),
+        T(a_huge_output_is_stored_cut_and_never_wipes_earlier_results),
         T(recovery_fails_dead_runs_and_leaves_live_ones),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

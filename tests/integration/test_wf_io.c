@@ -170,7 +170,7 @@ static const bad_t bad[] = {
      "\"routes\":{}}]}",
      "Step 1: routes: is invalid"},
     {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\","
-     "\"routes\":[{\"branch\":\"on_x\",\"goto\":\"somewhere\"}]}]}",
+     "\"routes\":[5]}]}",
      "Step 1: routes: is invalid"},
     {"{\"version\":1,\"workflow\":{\"name\":\"x\"},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"s\",\"input_"
      "from\":\"1\"}]}",
@@ -240,6 +240,43 @@ static void oversized_and_too_deep_input_is_refused(void **state)
     assert_non_null(strstr(err.msg, "nested deeper"));
 }
 
+static void resource_tags_are_bounded_and_kept(void **state)
+{
+    fx_t *f = *state;
+    /* many long tags: kept exactly (the original's tags survive a round trip), never a buffer overflow */
+    char doc[65536] = "{\"version\":1,\"workflow\":{\"name\":\"tags\"},\"steps\":[],\"resources\":["
+                      "{\"name\":\"r1\",\"type\":\"website\",\"url\":\"https://e.com\",\"tags\":[";
+    char tag[300];
+    memset(tag, 't', 250);
+    tag[250] = '\0';
+    for (int i = 0; i < 40; i++) {
+        strcat(doc, i ? ",\"" : "\"");
+        strcat(doc, tag);
+        strcat(doc, "\"");
+    }
+    strcat(doc, ",\"quote\\\" and {brace},\"]},{\"name\":\"r2\",\"type\":\"website\",\"tags\":[");
+    for (int i = 0; i < 101; i++)
+        strcat(doc, i ? ",\"x\"" : "\"x\"");
+    strcat(doc, "]}]}");
+    ac_node_wf_import_result_t r;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(import(f, doc, &r, &err), 0);
+    assert_int_equal(json_array_size(r.warnings), 2);
+    assert_string_equal(json_string_value(json_array_get(r.warnings, 1)),
+                        "Resource 'r2' failed to create: tags: is invalid");
+    json_decref(r.warnings);
+    assert_q(f, "SELECT array_length(tags, 1) FROM resources WHERE name = 'r1'", "41");
+    assert_q(f, "SELECT tags[41] FROM resources WHERE name = 'r1'", "quote\" and {brace},");
+    char *out = NULL;
+    assert_int_equal(ac_node_wf_export(f->c, "tags", &out, &err), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    json_t *tags = json_object_get(json_array_get(json_object_get(j, "resources"), 0), "tags");
+    assert_int_equal(json_array_size(tags), 41);
+    assert_string_equal(json_string_value(json_array_get(tags, 40)), "quote\" and {brace},");
+    json_decref(j);
+    free(out);
+}
+
 static void export_of_an_unknown_workflow_is_not_found(void **state)
 {
     fx_t *f = *state;
@@ -259,6 +296,7 @@ int main(void)
         T(malformed_input_gets_the_originals_message_and_changes_nothing),
         T(a_step_the_database_refuses_rolls_back_the_whole_import),
         T(oversized_and_too_deep_input_is_refused),
+        T(resource_tags_are_bounded_and_kept),
         T(export_of_an_unknown_workflow_is_not_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

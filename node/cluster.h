@@ -1,0 +1,19 @@
+/* node/cluster.h - the node's place in the cluster: starts the distribution layer when NODE_NAME is set, turns
+ * remote triggers into executor jobs (answering once the run is durably recorded), records membership in
+ * `cluster_nodes`, keeps the approved-node list for the receive_from_workflow gate, connects to known nodes, and
+ * gives send_to_workflow its RPC. */
+#ifndef AC_NODE_CLUSTER_H
+#define AC_NODE_CLUSTER_H
+
+#include "node/app.h"
+
+typedef struct ac_node_cluster ac_node_cluster_t;
+
+/* Checks CLUSTER_COOKIE (at least 16 characters, not a well-known value). Returns 0 or -AC_ECONFIG with err. */
+int ac_node_cluster_check_cookie(const char *cookie, ac_errmsg_t *err);
+
+/* Starts clustering when NODE_NAME is set (*out stays NULL otherwise). */
+int ac_node_cluster_start(ac_node_app_t *app, ac_node_cluster_t **out, ac_errmsg_t *err);
+void ac_node_cluster_stop(ac_node_cluster_t *c);
+
+#endif
