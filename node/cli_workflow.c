@@ -9,6 +9,7 @@
 #include "node/wf_exec.h"
 #include "node/wf_io.h"
 #include "policy/alloc.h"
+#include "policy/cron.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -18,8 +19,9 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: alexclaw workflow list | show NAME | run NAME [--input JSON] | import FILE|- |"
-                    " export NAME | runs [NAME] | cancel RUN_ID\n");
+    fprintf(stderr,
+            "usage: alexclaw workflow list | show NAME | run NAME [--input JSON] | import FILE|- |"
+            " export NAME | runs [NAME] | cancel RUN_ID | enable NAME | disable NAME | schedule NAME CRON|none\n");
     return 2;
 }
 
@@ -121,6 +123,39 @@ static int cmd_export(PGconn *c, const char *name)
     return 0;
 }
 
+/* enable, disable, schedule: one UPDATE each, with the schedule checked first. */
+static int cmd_set(PGconn *c, const char *sub, const char *name, const char *cron)
+{
+    char err_cron[AC_ERRMSG_MAX] = "";
+    if (cron != NULL && strcmp(cron, "none") != 0) {
+        ac_policy_cron_t parsed;
+        ac_errmsg_t why = {{0}};
+        if (ac_policy_cron_parse(cron, strlen(cron), &parsed, &why) != 0) {
+            snprintf(err_cron, sizeof(err_cron), "invalid schedule: %.480s", why.msg);
+            return fail(err_cron);
+        }
+    }
+    const char *sql = strcmp(sub, "enable") == 0    ? "UPDATE workflows SET enabled = true, updated_at = now() AT TIME "
+                                                      "ZONE 'utc' WHERE name = $1"
+                      : strcmp(sub, "disable") == 0 ? "UPDATE workflows SET enabled = false, updated_at = now() AT "
+                                                      "TIME ZONE 'utc' WHERE name = $1"
+                                                    : "UPDATE workflows SET schedule = $2, updated_at = now() AT TIME "
+                                                      "ZONE 'utc' WHERE name = $1";
+    const char *p[] = {name, cron != NULL && strcmp(cron, "none") != 0 ? cron : NULL};
+    PGresult *r = PQexecParams(c, sql, cron != NULL ? 2 : 1, NULL, p, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = fail(PQerrorMessage(c));
+    else if (atoi(PQcmdTuples(r)) == 0)
+        rc = fail("no such workflow");
+    else if (strcmp(sub, "schedule") == 0)
+        printf("%s: %s\n", name, p[1] != NULL ? p[1] : "no schedule");
+    else
+        printf("%s: %s\n", name, strcmp(sub, "enable") == 0 ? "enabled" : "disabled");
+    PQclear(r);
+    return rc;
+}
+
 static volatile sig_atomic_t run_cancel;
 
 static void on_interrupt(int sig)
@@ -211,8 +246,11 @@ int ac_node_cli_workflow(int argc, char **argv)
         else if (argc != 2)
             return usage();
     } else if (strcmp(sub, "show") == 0 || strcmp(sub, "export") == 0 || strcmp(sub, "import") == 0 ||
-               strcmp(sub, "cancel") == 0) {
+               strcmp(sub, "cancel") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
         if (argc != 2)
+            return usage();
+    } else if (strcmp(sub, "schedule") == 0) {
+        if (argc != 3)
             return usage();
     } else {
         return usage();
@@ -239,6 +277,10 @@ int ac_node_cli_workflow(int argc, char **argv)
         rc = cmd_import(rt.db, argv[1]);
     else if (strcmp(sub, "run") == 0)
         rc = cmd_run(&rt, argv[1], input);
+    else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
+        rc = cmd_set(rt.db, sub, argv[1], NULL);
+    else if (strcmp(sub, "schedule") == 0)
+        rc = cmd_set(rt.db, sub, argv[1], argv[2]);
     else if ((rc = ac_node_wf_cancel(rt.db, run_id, &err)) != 0)
         rc = fail(err.msg);
     else

@@ -50,6 +50,8 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
      "Unprivileged system user that runs shell-skill commands when the node runs as root."},
     {"ALEXCLAW_WORKERS",        NULL, "4",                              NULL, NULL, 0,
      "Workflow executor threads (1-64); each holds one database connection."},
+    {"ALEXCLAW_PG_DUMP",        NULL, "newest /usr/lib/postgresql/*/bin/pg_dump", NULL, NULL, D,
+     "pg_dump the db_backup skill runs (tests)."},
     {"ALEXCLAW_MIGRATIONS_DIR", NULL, "the migrations built into the binary", NULL, NULL, D,
      "Read migrations from this directory instead (development and tests)."},
 
@@ -105,8 +107,7 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
     {NULL, "skills.circuit_breaker.max_failures", "3", "integer", "skills", 0, "Consecutive failures that open a skill's circuit breaker."},
     {NULL, "skills.circuit_breaker.reset_seconds", "300", "integer", "skills", 0, "Seconds an open breaker waits before it admits one probe call."},
 
-    {NULL, "backup.enabled",          "false", "boolean", "backup", 0, "Take scheduled database backups."},
-    {NULL, "backup.max_files",        "7",     "integer", "backup", 0, "Backups kept; older ones are deleted."},
+    {NULL, "backup.max_files",        "7",     "integer", "backup", 0, "Backups kept by the db_backup skill (schedule a workflow with a db_backup step); older ones are deleted."},
 };
 /* clang-format on */
 

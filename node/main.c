@@ -41,7 +41,10 @@ static void usage(FILE *out)
                  "  workflow import FILE|-      import an exported workflow (always disabled)\n"
                  "  workflow export NAME        print its export JSON\n"
                  "  workflow cancel RUN_ID      cancel a running run\n"
-                 "                              print the configuration reference (.env.example, README tables)\n"
+                 "  workflow enable|disable NAME\n"
+                 "                              allow or stop its runs (imports start disabled)\n"
+                 "  workflow schedule NAME CRON|none\n"
+                 "                              set its 5-field UTC cron schedule, or remove it\n"
                  "  version                     print the version\n"
                  "  help                        this text\n\n");
     ac_node_config_print_help(out);

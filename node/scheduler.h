@@ -4,7 +4,8 @@
  * Several nodes may share one database: for each workflow and due minute, the node that inserts the row in
  * `workflow_schedule_claims` runs it, the others see the conflict, so a workflow with an empty `node` runs once per
  * due time across the cluster. A tick that comes late (the node was busy or paused) catches up on the minutes it
- * missed, at most AC_NODE_SCHEDULER_CATCHUP of them; minutes missed while the node was down are not run later.
+ * missed: it handles at most AC_NODE_SCHEDULER_CATCHUP minutes in all (the current one and the ones just before);
+ * minutes missed while the node was down are not run later.
  * Every few minutes the thread also fails this node's runs whose process died (ac_node_wf_recover), so a run
  * orphaned by a killed `alexclaw workflow run` does not wait for the node's next restart. */
 #ifndef AC_NODE_SCHEDULER_H

@@ -427,7 +427,9 @@ int ac_node_wf_run(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_
         json_t *input =
             st->has_input_from ? output_of(outputs, nout, st->input_from) : previous_output(wf, outputs, nout, pos);
         json_t *config = json_deep_copy(st->config);
-        if (strcmp(st->skill, "receive_from_workflow") == 0 && opts != NULL && opts->input != NULL) {
+        /* remote input and the caller's facts go to the gate, the first step, and nowhere else */
+        if (st == &wf->steps[0] && strcmp(st->skill, "receive_from_workflow") == 0 && opts != NULL &&
+            (opts->input != NULL || opts->extra_config != NULL)) {
             input = opts->input;
             /* As in the original the step's own config wins over the caller's extra config -- except for the
              * executor's own facts ("_" keys, such as the authenticated _source_node), which a step cannot fake. */

@@ -14,5 +14,5 @@ as_pg "$bindir/initdb" -D "$dir/data" -U postgres --auth-local=trust >/dev/null
 as_pg mkdir -m 0700 "$dir/sock"
 as_pg "$bindir/pg_ctl" start -w -D "$dir/data" -l "$dir/log" -o "-c listen_addresses='' -c unix_socket_directories=$dir/sock" >/dev/null
 trap 'as_pg "$bindir/pg_ctl" stop -m fast -D "$dir/data" >/dev/null; rm -rf "$dir"' EXIT
-echo "== workflow runs: executor vs the same durable writes as bare SQL ($runs runs each, two rounds)"
+echo "== workflow runs: executor vs the same durable writes as bare SQL ($runs runs each, interleaved)"
 build/bench/tests/bench/bench_workflow "host=$dir/sock dbname=postgres user=postgres" "$runs"

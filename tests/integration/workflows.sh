@@ -45,7 +45,17 @@ for f in gate send 2fa; do "$B" workflow import "$T_DIR/$f.json" >/dev/null 2>&1
 out=$("$B" workflow run cli_ok --input '"hello"' 2>&1); rc=$?
 check "a disabled workflow is not run" [ "$rc" = 1 ]
 check "and says so" grep -q "cli_ok is disabled" <<<"$out"
-sql "UPDATE workflows SET enabled = true"
+for w in cli_ok cli_fail cli_2fa; do "$B" workflow enable "$w" >/dev/null 2>&1; done
+check "enable turns it on" [ "$(sql "SELECT count(*) FROM workflows WHERE enabled")" = 3 ]
+out=$("$B" workflow schedule cli_ok '*/15 * * * *' 2>&1)
+check "schedule sets a valid cron expression" [ "$(sql "SELECT schedule FROM workflows WHERE name = 'cli_ok'")" = '*/15 * * * *' ]
+out=$("$B" workflow schedule cli_ok '61 * * * *' 2>&1); rc=$?
+check "an invalid schedule is refused with the reason" bash -c '[ "$0" = 1 ] && grep -q "invalid schedule: minute" <<<"$1"' "$rc" "$out"
+check "and changes nothing" [ "$(sql "SELECT schedule FROM workflows WHERE name = 'cli_ok'")" = '*/15 * * * *' ]
+"$B" workflow schedule cli_ok none >/dev/null 2>&1
+check "schedule none removes it" [ "$(sql "SELECT coalesce(schedule, 'NULL') FROM workflows WHERE name = 'cli_ok'")" = NULL ]
+out=$("$B" workflow enable nope 2>&1); rc=$?
+check "enable of an unknown workflow: exit 1" [ "$rc" = 1 ]
 out=$("$B" workflow run cli_ok --input '"hello"' 2>&1); rc=$?
 check "run completes: exit 0" [ "$rc" = 0 ]
 check "run prints the result" python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(0 if d["status"]=="completed" and d["result"]["output"]=="hello" else 1)' "$out"
