@@ -22,13 +22,14 @@ static const char *const builtin_blocklist[] = {";", "&", "|", "`", "$", "<", ">
 static const char *const git_subcommands[] = {"status", "log", "diff", "show", "branch", "rev-parse"};
 
 /* Long options refused after any git subcommand: they write files (--output*), run programs (--ext-diff,
- * --textconv, --exec, --upload-pack, --help starts man and a pager) or read outside the repository (--no-index).
- * Any unambiguous abbreviation git would accept ("--outp") is refused too. */
+ * --textconv, --exec, --upload-pack, --help starts man and a pager) or read a file the caller names (--no-index,
+ * --orderfile). Any unambiguous abbreviation git would accept ("--outp") is refused too. */
 static const char *const git_forbidden_long[] = {
-    "--output", "--output-directory", "--ext-diff", "--textconv", "--no-index", "--exec", "--upload-pack", "--help",
+    "--output", "--output-directory", "--ext-diff", "--textconv",  "--no-index",
+    "--exec",   "--upload-pack",      "--help",     "--orderfile",
 };
-/* Letters refused in a single-dash option (alone or bundled, "-o" or "-po"). */
-static const char git_forbidden_short[] = "o";
+/* Letters refused in a single-dash option (alone or bundled, "-o" or "-po"): -O<orderfile> reads a file. */
+static const char git_forbidden_short[] = "oO";
 
 /* `git branch` may only list. */
 static const char *const git_branch_forbidden_long[] = {
@@ -36,17 +37,66 @@ static const char *const git_branch_forbidden_long[] = {
 };
 static const char git_branch_forbidden_short[] = "dDmMcCuf";
 
-/* Other whitelisted programs' options that read an arbitrary file and echo its content: `date -f FILE` prints every
- * line it cannot parse, so `date -f /path/to/.env` would show a secret the command's user can read. */
-static const struct {
+/* `git status -v` shows a diff through the repository's textconv drivers, which status cannot turn off. */
+static const char *const git_status_forbidden_long[] = {"--verbose"};
+static const char git_status_forbidden_short[] = "v";
+
+/* ps (procps-ng): SysV options (after one '-') that take a value, attached ("-upostgres") or in the next word. */
+static const char ps_sysv_value_letters[] = "CDGOUgopqstu";
+
+/* Programs with GNU getopt_long parsing whose options or operands we restrict (prog_check). A long option is
+ * matched the way getopt_long does: exactly, or by an abbreviation; an abbreviation that could stand for a refused
+ * option is refused even when it is ambiguous. Only options known to take a required argument make the next word
+ * their value; anything unknown leaves the next word to be checked as an operand, which errs on refusing. */
+typedef enum { ARG_NONE, ARG_REQUIRED, ARG_OPTIONAL } opt_arg_t;
+typedef struct opt_long {
+    const char *name; /* without the leading "--" */
+    opt_arg_t arg;
+    bool refused;
+} opt_long_t;
+
+typedef enum { OPERANDS_ANY, OPERANDS_NONE, OPERANDS_FORMAT_ONLY } operand_rule_t;
+
+typedef struct prog_spec {
     const char *prog;
-    const char *const longs[2];
-    const char *shorts;
-} program_forbidden[] = {
-    {"date", {"--file", NULL}, "f"},
+    const char *short_required; /* letters taking a required argument */
+    const char *short_optional; /* letters taking an optional, attached argument */
+    const char *short_refused;
+    const opt_long_t *longs;
+    size_t n_longs;
+    operand_rule_t operands;
+    const char *why_option;  /* the detail for a refused option */
+    const char *why_operand; /* the detail for a refused operand */
+} prog_spec_t;
+
+/* GNU date: -s/--set and an operand other than +FORMAT set the clock; -f/--file reads a file and prints every line
+ * it cannot parse, so `date -f /path/to/.env` would show a secret the command's user can read. */
+static const opt_long_t date_longs[] = {
+    {"date", ARG_REQUIRED, false},      {"debug", ARG_NONE, false},      {"file", ARG_REQUIRED, true},
+    {"iso-8601", ARG_OPTIONAL, false},  {"resolution", ARG_NONE, false}, {"rfc-email", ARG_NONE, false},
+    {"rfc-822", ARG_NONE, false},       {"rfc-2822", ARG_NONE, false},   {"rfc-3339", ARG_REQUIRED, false},
+    {"reference", ARG_REQUIRED, false}, {"set", ARG_REQUIRED, true},     {"uct", ARG_NONE, false},
+    {"utc", ARG_NONE, false},           {"universal", ARG_NONE, false},  {"help", ARG_NONE, false},
+    {"version", ARG_NONE, false},
+};
+
+/* hostname (Debian's): a name operand, -F/--file and -b/--boot set the host (or NIS domain) name. */
+static const opt_long_t hostname_longs[] = {
+    {"alias", ARG_NONE, false},   {"all-fqdns", ARG_NONE, false}, {"all-ip-addresses", ARG_NONE, false},
+    {"boot", ARG_NONE, true},     {"domain", ARG_NONE, false},    {"file", ARG_REQUIRED, true},
+    {"fqdn", ARG_NONE, false},    {"help", ARG_NONE, false},      {"ip-address", ARG_NONE, false},
+    {"long", ARG_NONE, false},    {"nis", ARG_NONE, false},       {"short", ARG_NONE, false},
+    {"version", ARG_NONE, false}, {"yp", ARG_NONE, false},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+static const prog_spec_t prog_specs[] = {
+    {"date", "dfrs", "I", "fs", date_longs, COUNT(date_longs), OPERANDS_FORMAT_ONLY,
+     "date option sets the clock or reads a file", "date operand other than +FORMAT sets the clock"},
+    {"hostname", "F", "", "Fb", hostname_longs, COUNT(hostname_longs), OPERANDS_NONE,
+     "hostname option sets the host name or reads a file", "hostname with an argument sets the host name"},
+};
 
 static const char *const code_names[] = {
     [AC_SHELLCMD_OK] = "ok",
@@ -253,7 +303,15 @@ static bool short_option_has(const char *arg, const char *letters)
     return strpbrk(arg + 1, letters) != NULL;
 }
 
-/* Step 6. */
+/* A git operand that names a path outside the working directory: absolute, "~"-relative, or holding ".." (which
+ * also covers "HEAD:../x" and revision ranges "A..B"; outside a repository, git diff compares any two paths
+ * without --no-index, so an operand is as good as a file name). */
+static bool unsafe_path_operand(const char *a)
+{
+    return a[0] == '/' || a[0] == '~' || strstr(a, "..") != NULL;
+}
+
+/* Step 6: git. */
 static int git_check(const ac_shellcmd_t *c, ac_shellcmd_verdict_t *v)
 {
     if (c->argc < 2)
@@ -266,19 +324,125 @@ static int git_check(const ac_shellcmd_t *c, ac_shellcmd_verdict_t *v)
         known = known || strcmp(sub, git_subcommands[i]) == 0;
     if (!known)
         return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED, "git subcommand not allowed (read-only ones only)");
-    bool branch = strcmp(sub, "branch") == 0;
+    bool branch = strcmp(sub, "branch") == 0, status = strcmp(sub, "status") == 0;
+    bool operands = false; /* after "--" */
     for (size_t i = 2; i < c->argc; i++) {
         const char *a = c->argv[i];
         if (long_option_in(a, git_forbidden_long, COUNT(git_forbidden_long)) ||
             short_option_has(a, git_forbidden_short))
-            return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED, "git option writes files or runs programs");
-        if (!branch)
+            return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED,
+                          "git option writes files, reads a named file or runs programs");
+        if (status && (long_option_in(a, git_status_forbidden_long, COUNT(git_status_forbidden_long)) ||
+                       short_option_has(a, git_status_forbidden_short)))
+            return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED, "git status -v may run textconv programs");
+        if (branch) {
+            if (long_option_in(a, git_branch_forbidden_long, COUNT(git_branch_forbidden_long)) ||
+                short_option_has(a, git_branch_forbidden_short))
+                return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED, "git branch may only list branches");
+            if (a[0] != '-' || strcmp(a, "-") == 0 || strcmp(a, "--") == 0)
+                return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED, "git branch with a name would create a branch");
+        }
+        if (!operands && strcmp(a, "--") == 0) {
+            operands = true;
             continue;
-        if (long_option_in(a, git_branch_forbidden_long, COUNT(git_branch_forbidden_long)) ||
-            short_option_has(a, git_branch_forbidden_short))
-            return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED, "git branch may only list branches");
-        if (a[0] != '-' || strcmp(a, "-") == 0 || strcmp(a, "--") == 0)
-            return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED, "git branch with a name would create a branch");
+        }
+        if ((operands || a[0] != '-') && unsafe_path_operand(a))
+            return refuse(v, AC_SHELLCMD_GIT_NOT_ALLOWED,
+                          "git may not name a path outside the scratch directory (absolute, '..' or '~')");
+    }
+    return 0;
+}
+
+/* Step 6: ps (procps-ng). The BSD modifier `e` ("ps e", "ps aux e", "ps eww", "ps axe") prints each process's
+ * environment. procps parses the command line SysV-style first and, when that fails for any reason (an unknown
+ * user in -u, -x without a personality, a bad format), parses the whole line again BSD-style, where single-dash
+ * words count too: `ps -ex` shows environments. So after this check no word ps could read as BSD options holds an
+ * 'e': a dashless word with one is refused (also as the value of an option, like `-u ex`, which the BSD re-parse
+ * would read as options); in a single-dash word, 'e' is rewritten to its SysV synonym 'A' (all processes), which
+ * BSD parsing refuses outright, and an attached value holding 'e' is refused. Words starting with "--" are GNU long
+ * options, parsed the same way in both passes, and never carry `e`. */
+static int ps_check(ac_shellcmd_t *c, ac_shellcmd_verdict_t *v)
+{
+    for (size_t i = 1; i < c->argc; i++) {
+        char *a = c->argv[i];
+        if (a[0] == '-' && a[1] == '-')
+            continue;
+        bool sysv = a[0] == '-' && ((a[1] >= 'a' && a[1] <= 'z') || (a[1] >= 'A' && a[1] <= 'Z'));
+        if (!sysv) {
+            if (strchr(a, 'e') != NULL)
+                return refuse(v, AC_SHELLCMD_OPTION_NOT_ALLOWED,
+                              "ps: a word holding 'e' could select the BSD modifier e, which shows environments");
+            continue;
+        }
+        bool value = false; /* the rest of the word is an option's value */
+        for (char *p = a + 1; *p != '\0'; p++) {
+            if (value) {
+                if (*p == 'e')
+                    return refuse(v, AC_SHELLCMD_OPTION_NOT_ALLOWED,
+                                  "ps: a word holding 'e' could select the BSD modifier e, which shows environments");
+            } else if (*p == 'e') {
+                *p = 'A'; /* -e and -A both select every process */
+            } else if (strchr(ps_sysv_value_letters, *p) != NULL) {
+                value = true;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Step 6: a program with getopt_long parsing described by a prog_spec_t. */
+static int prog_check(const ac_shellcmd_t *c, const prog_spec_t *sp, ac_shellcmd_verdict_t *v)
+{
+    bool operands = false; /* after "--" */
+    for (size_t i = 1; i < c->argc; i++) {
+        const char *a = c->argv[i];
+        if (operands || a[0] != '-' || a[1] == '\0') {
+            if (sp->operands == OPERANDS_NONE || (sp->operands == OPERANDS_FORMAT_ONLY && a[0] != '+'))
+                return refuse(v, AC_SHELLCMD_OPTION_NOT_ALLOWED, "%s", sp->why_operand);
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            operands = true;
+            continue;
+        }
+        if (a[1] == '-') {
+            const char *name = a + 2;
+            size_t len = strcspn(name, "=");
+            const opt_long_t *exact = NULL;
+            size_t matches = 0;
+            bool refused = false, required = true;
+            for (size_t k = 0; k < sp->n_longs; k++) {
+                const opt_long_t *o = &sp->longs[k];
+                if (strncmp(o->name, name, len) != 0)
+                    continue;
+                if (strlen(o->name) == len)
+                    exact = o;
+                matches++;
+                refused = refused || o->refused;
+                required = required && o->arg == ARG_REQUIRED;
+            }
+            if (exact != NULL) {
+                matches = 1;
+                refused = exact->refused;
+                required = exact->arg == ARG_REQUIRED;
+            }
+            if (refused)
+                return refuse(v, AC_SHELLCMD_OPTION_NOT_ALLOWED, "%s", sp->why_option);
+            if (matches > 0 && required && name[len] != '=')
+                i++; /* the next word is its value */
+            continue;
+        }
+        for (const char *p = a + 1; *p != '\0'; p++) {
+            if (strchr(sp->short_refused, *p) != NULL)
+                return refuse(v, AC_SHELLCMD_OPTION_NOT_ALLOWED, "%s", sp->why_option);
+            if (strchr(sp->short_required, *p) != NULL) {
+                if (p[1] == '\0')
+                    i++; /* the next word is its value */
+                break;
+            }
+            if (strchr(sp->short_optional, *p) != NULL)
+                break; /* the rest of the word is its value */
+        }
     }
     return 0;
 }
@@ -345,23 +509,15 @@ int ac_shellcmd_check(const char *command, size_t len, const ac_shellcmd_lists_t
     if (!exact)
         return refuse_with(v, AC_SHELLCMD_NOT_WHITELISTED, cmd, strlen(cmd));
 
-    /* 6. git, and the few options of other programs that read files for us. */
+    /* 6. git, ps, and the options and operands of other programs that read files or change the system. */
     out->is_git = strcmp(prog, "git") == 0;
     if (out->is_git && git_check(out, v) < 0)
         return -1;
-    for (size_t i = 0; i < COUNT(program_forbidden); i++) {
-        if (strcmp(prog, program_forbidden[i].prog) != 0)
-            continue;
-        size_t nl = 0;
-        while (nl < COUNT(program_forbidden[i].longs) && program_forbidden[i].longs[nl] != NULL)
-            nl++;
-        for (size_t k = 1; k < out->argc; k++) {
-            if (strcmp(out->argv[k], "--") == 0)
-                break; /* operands from here on */
-            if (long_option_in(out->argv[k], program_forbidden[i].longs, nl) ||
-                short_option_has(out->argv[k], program_forbidden[i].shorts))
-                return refuse(v, AC_SHELLCMD_OPTION_NOT_ALLOWED, "%s option reads a file", prog);
-        }
+    if (strcmp(prog, "ps") == 0 && ps_check(out, v) < 0)
+        return -1;
+    for (size_t i = 0; i < COUNT(prog_specs); i++) {
+        if (strcmp(prog, prog_specs[i].prog) == 0 && prog_check(out, &prog_specs[i], v) < 0)
+            return -1;
     }
 
     v->code = AC_SHELLCMD_OK;

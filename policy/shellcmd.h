@@ -20,12 +20,30 @@
  *   5. argv[0] must equal the first word of a whitelist entry that matched in step 2, and never contains '/'
  *      (not_whitelisted), so '$x'-style quoting (`'df'x`, `d''f`) or paths (`df/../../bin/sh`) cannot pick another
  *      program;
- *   6. git (argv[0] == "git"): a read-only subcommand right after "git" (status log diff show branch rev-parse), no
- *      global option before it, and none of the options that write files or run programs, including unambiguous
- *      abbreviations git would accept (git_not_allowed). `branch` may only list: no -d -D -m -M -c -C -u -f (also
- *      inside a bundle like -vd), no --delete --move --copy --set-upstream-to --unset-upstream --edit-description
- *      --force, and no non-option argument (that would create a branch). Other programs: options that read an
- *      arbitrary file and echo it are refused (option_not_allowed): `date -f/--file` (before a "--").
+ *   6. per program (by argv[0], whatever the whitelist says):
+ *      git: a read-only subcommand right after "git" (status log diff show branch rev-parse), no global option
+ *      before it, and none of the options that write files, read a file the caller names or run programs
+ *      (--output*, --ext-diff, --textconv, --no-index, --orderfile/-O, --exec, --upload-pack, --help, -o),
+ *      including unambiguous abbreviations git would accept (git_not_allowed). No operand (a word not starting
+ *      with '-', or any word after "--") may be an absolute path, start with '~' or hold ".." ("HEAD:../x", and
+ *      also revision ranges "A..B": outside a repository git diff compares any two paths as if --no-index were
+ *      given, so every operand is treated as a file name). `status` refuses -v/--verbose (textconv). `branch` may
+ *      only list: no -d -D -m -M -c -C -u -f (also inside a bundle like -vd), no --delete --move --copy
+ *      --set-upstream-to --unset-upstream --edit-description --force, and no non-option argument.
+ *      ps (procps-ng): the BSD modifier `e` shows every process's environment, and procps re-parses the whole
+ *      line BSD-style (single-dash words included) whenever its SysV parse fails, so `ps -ex` shows them too. A
+ *      word not starting with '-' that holds an 'e' is refused (`ps e`, `ps aux e`, `ps eww`, `ps axe`, and
+ *      option values like `ps -u ex`; `--user=NAME` and `--format=LIST` take such values safely); in a
+ *      single-dash word an 'e' option letter is REWRITTEN in argv to its SysV synonym 'A' (`ps -ef` runs as
+ *      `ps -Af`, the same listing, which the BSD re-parse refuses instead of reading `e`), and an 'e' in an
+ *      attached value (`-uex`) is refused (option_not_allowed).
+ *      date: -s/--set, -f/--file (reads a file and echoes the lines it cannot parse) and any operand other than
+ *      +FORMAT (which sets the clock) are refused (option_not_allowed); option values (-d STRING) are skipped
+ *      the way getopt_long takes them.
+ *      hostname: any operand (it would set the host or NIS domain name), -F/--file and -b/--boot are refused
+ *      (option_not_allowed).
+ *      Long options of date and hostname are matched as getopt_long does (abbreviations included; an
+ *      abbreviation that could stand for a refused option is refused).
  *
  * The lists come from the caller (settings shell.whitelist and shell.blocklist, already decoded from JSON). A
  * malformed list fails closed (bad_list): NULL entries, empty entries, entries longer than AC_SHELLCMD_ENTRY_MAX
@@ -52,7 +70,7 @@ typedef enum {
     AC_SHELLCMD_NON_ASCII,          /* "non_ascii" */
     AC_SHELLCMD_GIT_NOT_ALLOWED,    /* "git_not_allowed" */
     AC_SHELLCMD_BAD_LIST,           /* "invalid_setting": a malformed whitelist or blocklist */
-    AC_SHELLCMD_OPTION_NOT_ALLOWED, /* "option_not_allowed": e.g. date -f FILE */
+    AC_SHELLCMD_OPTION_NOT_ALLOWED, /* "option_not_allowed": e.g. date -f FILE, ps e, hostname NAME */
 } ac_shellcmd_code_t;
 
 /* The lists to check against; borrowed for the duration of the call. */
@@ -64,7 +82,7 @@ typedef struct ac_shellcmd_lists {
 } ac_shellcmd_lists_t;
 
 /* A checked command. Self-contained (no pointers outside it), so it may be copied only with care: argv[] points
- * into buf of the same object. */
+ * into buf of the same object. argv may differ from the words of cmd where step 6 rewrites them (ps: -e -> -A). */
 typedef struct ac_shellcmd {
     char cmd[AC_SHELLCMD_MAX_LEN + 1];                        /* the trimmed command, as shown in results */
     char buf[AC_SHELLCMD_MAX_LEN + AC_SHELLCMD_MAX_ARGS + 1]; /* the words, each NUL-terminated */

@@ -1,7 +1,8 @@
 /* skills/shell.c - the `shell` core skill (shell.h): settings, the sandboxed fork+execve, output and results.
  *
  * The checks and the argv come from policy/shellcmd.c; this file adds what needs the system: the fixed PATH, the
- * unprivileged user, the scratch directory and the child process. The node is multi-threaded, so between fork()
+ * unprivileged user (no command runs unless the node is root and can switch to it), the scratch directory, git's
+ * environment and extra arguments, and the child process. The node is multi-threaded, so between fork()
  * and execve() the child makes only async-signal-safe calls (and raw syscalls): everything that allocates (the
  * passwd lookup, the path, the environment) is prepared before fork(). The parent reads the pipe with poll()
  * against the deadline, keeps a bounded number of bytes while it drains the rest, and kills the whole process
@@ -39,13 +40,48 @@ static const char *const ignored_config_keys[] = {"whitelist", "blocklist", "tim
 #define SHELL_PATH "/usr/local/bin:/usr/bin:/bin"
 static const char *const path_dirs[] = {"/usr/local/bin", "/usr/bin", "/bin"};
 static const char *const env_plain[] = {"PATH=" SHELL_PATH, NULL};
-static const char *const env_git[] = {"PATH=" SHELL_PATH,
-                                      "GIT_CONFIG_NOSYSTEM=1",
-                                      "GIT_CONFIG_GLOBAL=/dev/null",
-                                      "GIT_TERMINAL_PROMPT=0",
-                                      "GIT_PAGER=cat",
-                                      "HOME=/nonexistent",
-                                      NULL};
+/* git's environment: no system or user config, no system attributes, no prompt, no pager, no optional index write,
+ * no lazy fetch; GIT_CEILING_DIRECTORIES=<data_dir> is added at run time, so the only repository git can find is
+ * the scratch directory itself. GIT_CONFIG_COUNT entries are command-line config, which beats a repository's own
+ * config: they turn off everything in it that starts a program from these read-only subcommands (fsmonitor, pager,
+ * external diff, ssh, hooks, every transport, signature checkers). Textconv and diff drivers are per attribute
+ * and cannot be named here: diff, show and log get --no-ext-diff --no-textconv in argv (git_extra_args). */
+static const char *const env_git_fixed[] = {
+    "PATH=" SHELL_PATH,
+    "HOME=/nonexistent",
+    "GIT_CONFIG_NOSYSTEM=1",
+    "GIT_CONFIG_GLOBAL=/dev/null",
+    "GIT_ATTR_NOSYSTEM=1",
+    "GIT_TERMINAL_PROMPT=0",
+    "GIT_PAGER=cat",
+    "GIT_OPTIONAL_LOCKS=0",
+    "GIT_NO_LAZY_FETCH=1",
+    "GIT_CONFIG_COUNT=10",
+    "GIT_CONFIG_KEY_0=core.fsmonitor",
+    "GIT_CONFIG_VALUE_0=false",
+    "GIT_CONFIG_KEY_1=core.pager",
+    "GIT_CONFIG_VALUE_1=cat",
+    "GIT_CONFIG_KEY_2=diff.external",
+    "GIT_CONFIG_VALUE_2=",
+    "GIT_CONFIG_KEY_3=core.sshCommand",
+    "GIT_CONFIG_VALUE_3=false",
+    "GIT_CONFIG_KEY_4=core.hooksPath",
+    "GIT_CONFIG_VALUE_4=/dev/null",
+    "GIT_CONFIG_KEY_5=protocol.allow",
+    "GIT_CONFIG_VALUE_5=never",
+    "GIT_CONFIG_KEY_6=gpg.program",
+    "GIT_CONFIG_VALUE_6=false",
+    "GIT_CONFIG_KEY_7=gpg.ssh.program",
+    "GIT_CONFIG_VALUE_7=false",
+    "GIT_CONFIG_KEY_8=gpg.x509.program",
+    "GIT_CONFIG_VALUE_8=false",
+    "GIT_CONFIG_KEY_9=log.showSignature",
+    "GIT_CONFIG_VALUE_9=false",
+};
+#define GIT_CEILING_VAR "GIT_CEILING_DIRECTORIES="
+/* Inserted right after the subcommand of the git subcommands that show diffs. */
+static const char *const git_diff_subcommands[] = {"diff", "show", "log"};
+static const char *const git_extra_args[] = {"--no-ext-diff", "--no-textconv"};
 
 #define DEFAULT_USER      "nobody"
 #define DEFAULT_TIMEOUT_S 30
@@ -60,14 +96,15 @@ static const char *const env_git[] = {"PATH=" SHELL_PATH,
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+_Static_assert(COUNT(env_git_fixed) == 10 + 2 * 10, "GIT_CONFIG_COUNT must match the GIT_CONFIG_KEY_n entries");
+
 /* Everything the child needs, prepared before fork(). */
 typedef struct child_plan {
     const char *path;  /* resolved program */
     char *const *argv; /* from ac_shellcmd_t */
-    char *const *envp; /* env_plain or env_git */
+    char *const *envp; /* env_plain or the git environment */
     int devnull, out_w, scratch_fd;
-    bool switch_user;
-    uid_t uid;
+    uid_t uid; /* the unprivileged user the command runs as */
     gid_t gid;
     pid_t parent;
     int max_fd; /* fallback when close_range() is missing */
@@ -118,12 +155,10 @@ __attribute__((noreturn)) static void child_exec(const child_plan_t *pl)
     child_fd(pl->out_w, 2);
     if (fchdir(pl->scratch_fd) != 0)
         child_die("cannot enter the scratch directory", 126);
-    if (pl->switch_user) {
-        /* Raw syscalls: this process has one thread, and glibc's wrappers would try to signal the parent's. */
-        if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, pl->gid, pl->gid, pl->gid) != 0 ||
-            syscall(SYS_setresuid, pl->uid, pl->uid, pl->uid) != 0)
-            child_die("cannot switch to the unprivileged user", 126);
-    }
+    /* Raw syscalls: this process has one thread, and glibc's wrappers would try to signal the parent's. */
+    if (syscall(SYS_setgroups, 0, NULL) != 0 || syscall(SYS_setresgid, pl->gid, pl->gid, pl->gid) != 0 ||
+        syscall(SYS_setresuid, pl->uid, pl->uid, pl->uid) != 0)
+        child_die("cannot switch to the unprivileged user", 126);
     if (getuid() == 0 || geteuid() == 0 || getgid() == 0 || getegid() == 0)
         child_die("refusing to run a command as root", 126);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
@@ -208,7 +243,7 @@ static int resolve(const char *prog, char *out, size_t cap)
     return -1;
 }
 
-/* When the node runs as root: the unprivileged user's ids, looked up here since getpwnam_r may allocate. */
+/* The unprivileged user's ids (the node runs as root), looked up here since getpwnam_r may allocate. */
 static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 {
     struct passwd pw, *found = NULL;
@@ -224,7 +259,7 @@ static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
 
 /* Creates or opens <data_dir>/shell-scratch: a real directory (never a symlink), mode 0700, owned by the user the
  * command runs as. Returns an O_CLOEXEC directory fd, or -1. */
-static int scratch_open(const char *data_dir, bool switch_user, uid_t uid, gid_t gid)
+static int scratch_open(const char *data_dir, uid_t uid, gid_t gid)
 {
     char path[PATH_MAX];
     if (data_dir == NULL || data_dir[0] != '/' ||
@@ -236,12 +271,8 @@ static int scratch_open(const char *data_dir, bool switch_user, uid_t uid, gid_t
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISDIR(st.st_mode))
         goto Fail;
-    if (switch_user) {
-        if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) != 0)
-            goto Fail;
-    } else if (st.st_uid != geteuid()) {
+    if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) != 0)
         goto Fail;
-    }
     if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) != 0)
         goto Fail;
     return fd;
@@ -480,6 +511,23 @@ static int run_pipeline(const ac_skill_ctx_t *ctx, const char *command, size_t l
     int64_t timeout_s = limit_setting(ctx->settings, "shell.timeout_seconds", DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S);
     size_t max_chars = (size_t)limit_setting(ctx->settings, "shell.max_output_chars", DEFAULT_MAX_CHARS, MAX_MAX_CHARS);
 
+    /* Only as root can the command run as someone else: under the node's own uid it could read everything the
+     * node can (its .env, /proc/<pid>/environ of the node and of pg_dump), whatever the checks above say. */
+    const char *user = ctx->shell_user != NULL && ctx->shell_user[0] != '\0' ? ctx->shell_user : DEFAULT_USER;
+    child_plan_t pl = {.argv = sc->argv, .envp = (char *const *)env_plain};
+    if (geteuid() != 0) {
+        ac_skill_fail(res, "no_unprivileged_user",
+                      "commands only run when the node runs as root, so that they run as ALEXCLAW_SHELL_USER (%s), "
+                      "never as the node's own user",
+                      user);
+        ac_log_warn("shell", "refused", "code=no_unprivileged_user reason=%s", "the node does not run as root");
+        goto Exit;
+    }
+    if (lookup_user(user, &pl.uid, &pl.gid) < 0) {
+        ac_skill_fail(res, "no_unprivileged_user", "%s is unknown or privileged", user);
+        goto Exit;
+    }
+
     char path[PATH_MAX];
     if (resolve(sc->argv[0], path, sizeof(path)) < 0) {
         char msg[160];
@@ -489,15 +537,43 @@ static int run_pipeline(const ac_skill_ctx_t *ctx, const char *command, size_t l
             ran_result(res, sc->cmd, 127, 0, msg, n < (int)sizeof(msg) ? (size_t)n : sizeof(msg) - 1, max_chars, false);
         goto Exit;
     }
+    pl.path = path;
 
-    child_plan_t pl = {.path = path, .argv = sc->argv, .envp = (char *const *)(sc->is_git ? env_git : env_plain)};
-    pl.switch_user = geteuid() == 0;
-    const char *user = ctx->shell_user != NULL && ctx->shell_user[0] != '\0' ? ctx->shell_user : DEFAULT_USER;
-    if (pl.switch_user && lookup_user(user, &pl.uid, &pl.gid) < 0) {
-        ac_skill_fail(res, "no_unprivileged_user", "%s is unknown or privileged", user);
-        goto Exit;
+    /* git: its fixed environment plus the ceiling, and diff/show/log with external diff and textconv off. Built
+     * here, before fork(): the child may not allocate. */
+    char *git_argv[AC_SHELLCMD_MAX_ARGS + COUNT(git_extra_args) + 1];
+    char *git_env[COUNT(env_git_fixed) + 2];
+    char ceiling[sizeof(GIT_CEILING_VAR) + PATH_MAX];
+    if (sc->is_git) {
+        /* GIT_CEILING_DIRECTORIES is a ':'-separated list: a data directory holding ':' cannot be named in it. */
+        if (ctx->data_dir == NULL || strchr(ctx->data_dir, ':') != NULL ||
+            (size_t)snprintf(ceiling, sizeof(ceiling), GIT_CEILING_VAR "%s", ctx->data_dir) >= sizeof(ceiling)) {
+            ac_skill_fail(res, "scratch_dir", "the data directory cannot be named in GIT_CEILING_DIRECTORIES");
+            goto Exit;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < COUNT(env_git_fixed); i++)
+            git_env[n++] = (char *)env_git_fixed[i];
+        git_env[n++] = ceiling;
+        git_env[n] = NULL;
+        pl.envp = git_env;
+        bool diffs = false;
+        for (size_t i = 0; i < COUNT(git_diff_subcommands); i++)
+            diffs = diffs || strcmp(sc->argv[1], git_diff_subcommands[i]) == 0;
+        if (diffs) {
+            n = 0;
+            git_argv[n++] = sc->argv[0];
+            git_argv[n++] = sc->argv[1];
+            for (size_t i = 0; i < COUNT(git_extra_args); i++)
+                git_argv[n++] = (char *)git_extra_args[i];
+            for (size_t i = 2; i < sc->argc; i++)
+                git_argv[n++] = sc->argv[i];
+            git_argv[n] = NULL;
+            pl.argv = git_argv;
+        }
     }
-    scratch = above_stdio(scratch_open(ctx->data_dir, pl.switch_user, pl.uid, pl.gid));
+
+    scratch = above_stdio(scratch_open(ctx->data_dir, pl.uid, pl.gid));
     if (scratch < 0) {
         ac_skill_fail(res, "scratch_dir", "cannot prepare <data_dir>/%s", SCRATCH_NAME);
         goto Exit;
@@ -526,8 +602,7 @@ static int run_pipeline(const ac_skill_ctx_t *ctx, const char *command, size_t l
         ac_skill_fail(res, "cancelled", NULL);
         goto Exit;
     }
-    ac_log_info("shell", "run", "command=%s user=%s timeout_ms=%lld", sc->cmd, pl.switch_user ? user : "self",
-                (long long)effective_ms);
+    ac_log_info("shell", "run", "command=%s user=%s timeout_ms=%lld", sc->cmd, user, (long long)effective_ms);
     if (effective_ms <= 0) {
         rc = timeout_result(res, sc->cmd, effective_ms);
         goto Exit;

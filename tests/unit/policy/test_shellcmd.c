@@ -34,6 +34,7 @@ typedef struct hostile {
 #define PE  AC_SHELLCMD_PARSE_ERROR
 #define NA  AC_SHELLCMD_NON_ASCII
 #define GIT AC_SHELLCMD_GIT_NOT_ALLOWED
+#define OPT AC_SHELLCMD_OPTION_NOT_ALLOWED
 
 static const hostile_t corpus[] = {
     /* metacharacters at the start, middle and end, and next to quotes */
@@ -159,11 +160,50 @@ static const hostile_t corpus[] = {
     {"git branch --edit-description", 0, GIT, NULL, 0},
     {"git branch -f x HEAD", 0, GIT, NULL, 0},
     {"git branch -- x", 0, GIT, NULL, 0},
+    /* git naming paths outside the scratch directory: outside a repository git diff compares any two paths */
+    {"git diff /dev/null ../alexclaw.env", 0, GIT, NULL, 0},
+    {"git diff -- /etc/passwd", 0, GIT, NULL, 0},
+    {"git show HEAD:../x", 0, GIT, NULL, 0},
+    {"git log -p -- ../../x", 0, GIT, NULL, 0},
+    {"git diff ~/x", 0, GIT, NULL, 0},
+    {"git diff x a/../../y", 0, GIT, NULL, 0},
+    {"git diff .. x", 0, GIT, NULL, 0},
+    {"git status -- /", 0, GIT, NULL, 0},
+    {"git rev-parse --resolve-git-dir /root/.git", 0, GIT, NULL, 0},
+    {"git diff --no-in a b", 0, GIT, NULL, 0},
+    {"git diff -O/etc/shadow", 0, GIT, NULL, 0},
+    {"git diff --orderfile=x", 0, GIT, NULL, 0},
+    {"git status -v", 0, GIT, NULL, 0},
+    {"git status --verb", 0, GIT, NULL, 0},
     /* other programs' file-reading options */
     {"date -f /etc/shadow", 0, AC_SHELLCMD_OPTION_NOT_ALLOWED, NULL, 0},
     {"date --file=/srv/alexclaw/.env", 0, AC_SHELLCMD_OPTION_NOT_ALLOWED, NULL, 0},
     {"date --fi /srv/alexclaw/.env", 0, AC_SHELLCMD_OPTION_NOT_ALLOWED, NULL, 0},
     {"date -uf /srv/alexclaw/.env", 0, AC_SHELLCMD_OPTION_NOT_ALLOWED, NULL, 0},
+    {"date --file=/etc/shadow", 0, OPT, NULL, 0},
+    /* setting the clock, in every spelling */
+    {"date -s 2020-01-01", 0, OPT, NULL, 0},
+    {"date --set=x", 0, OPT, NULL, 0},
+    {"date --se x", 0, OPT, NULL, 0},
+    {"date -us x", 0, OPT, NULL, 0},
+    {"date 010100002020", 0, OPT, NULL, 0},
+    {"date -d now 0101", 0, OPT, NULL, 0},
+    {"date -- -f", 0, OPT, NULL, 0},
+    /* ps showing environments: the BSD modifier e, and values the BSD re-parse would read as options */
+    {"ps e", 0, OPT, NULL, 0},
+    {"ps eww", 0, OPT, NULL, 0},
+    {"ps aux e", 0, OPT, NULL, 0},
+    {"ps axe", 0, OPT, NULL, 0},
+    {"ps -A e", 0, OPT, NULL, 0},
+    {"ps -u ex", 0, OPT, NULL, 0},
+    {"ps -uex", 0, OPT, NULL, 0},
+    {"ps -o pid,environ", 0, OPT, NULL, 0},
+    /* renaming the host */
+    {"hostname newname", 0, OPT, NULL, 0},
+    {"hostname -F /etc/hostname", 0, OPT, NULL, 0},
+    {"hostname --fi=/etc/hostname", 0, OPT, NULL, 0},
+    {"hostname -b", 0, OPT, NULL, 0},
+    {"hostname -s -- x", 0, OPT, NULL, 0},
     /* not on the list */
     {"cat /proc/self/environ", 0, NW, "cat /proc/self/environ", 0},
     {"curl file:///etc/passwd", 0, NW, NULL, 0},
@@ -230,9 +270,11 @@ static void rejects_every_hostile_command(void **state)
     assert_int_equal(failures, 0);
 }
 
+#define ALLOWED_ARGV 8
+
 typedef struct allowed {
     const char *cmd;
-    const char *argv[6];
+    const char *argv[ALLOWED_ARGV];
     bool is_git;
 } allowed_t;
 
@@ -251,7 +293,19 @@ static const allowed_t allowed[] = {
     {"ls /usr/bin", {"ls", "/usr/bin"}, false},
     {"date +%s", {"date", "+%s"}, false},
     {"date -u -d @0", {"date", "-u", "-d", "@0"}, false},
-    {"date -- -f", {"date", "--", "-f"}, false},
+    {"date -- +%s", {"date", "--", "+%s"}, false},
+    {"date --date 'next friday' +%F", {"date", "--date", "next friday", "+%F"}, false},
+    {"date -d -1day --rfc-3339=date", {"date", "-d", "-1day", "--rfc-3339=date"}, false},
+    {"hostname", {"hostname"}, false},
+    {"hostname -f", {"hostname", "-f"}, false},
+    {"hostname --fqdn", {"hostname", "--fqdn"}, false},
+    /* ps: -e is run as its synonym -A, which the BSD re-parse refuses instead of reading the modifier e */
+    {"ps -e", {"ps", "-A"}, false},
+    {"ps -ef", {"ps", "-Af"}, false},
+    {"ps -ex", {"ps", "-Ax"}, false},
+    {"ps -eo pid,comm", {"ps", "-Ao", "pid,comm"}, false},
+    {"ps --user=postgres --format=pid,etime", {"ps", "--user=postgres", "--format=pid,etime"}, false},
+    {"ps -p 1", {"ps", "-p", "1"}, false},
     {"git status", {"git", "status"}, true},
     {"git log --oneline -5", {"git", "log", "--oneline", "-5"}, true},
     {"git rev-parse HEAD", {"git", "rev-parse", "HEAD"}, true},
@@ -261,6 +315,8 @@ static const allowed_t allowed[] = {
     {"git diff --no-ext-diff --stat", {"git", "diff", "--no-ext-diff", "--stat"}, true},
     {"git show --stat HEAD", {"git", "show", "--stat", "HEAD"}, true},
     {"git log -p -- README.md", {"git", "log", "-p", "--", "README.md"}, true},
+    {"git diff HEAD~1", {"git", "diff", "HEAD~1"}, true},
+    {"git log --oneline -- src/", {"git", "log", "--oneline", "--", "src/"}, true},
 };
 
 static void parses_allowed_commands(void **state)
@@ -276,7 +332,7 @@ static void parses_allowed_commands(void **state)
         assert_int_equal(rc, 0);
         assert_int_equal(v.code, AC_SHELLCMD_OK);
         size_t n = 0;
-        while (n < 6 && a->argv[n] != NULL)
+        while (n < ALLOWED_ARGV && a->argv[n] != NULL)
             n++;
         assert_int_equal(out.argc, n);
         for (size_t k = 0; k < n; k++)

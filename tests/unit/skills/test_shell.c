@@ -2,8 +2,11 @@
  * the enable switch, the result format, exit codes and branches, the output cap in characters, the timeout killing
  * the whole process group, the deadline and cancel, step-config overrides ignored, no_command, the sandbox (only
  * PATH in the environment, no inherited descriptors, the scratch directory as cwd, the limits, no new privileges,
- * the unprivileged user), refusals from the policy, malformed settings, and the /shell entry point. Settings live in
- * an in-memory cache; no database is needed. Each test finishes within about two seconds. */
+ * the unprivileged user), the refusal of every command when the node is not root, the node's secrets out of reach
+ * whatever the command, git finding no repository above the scratch directory, refusals from the policy, malformed
+ * settings, and the /shell entry point. Commands only run when the node runs as root: as another user the tests
+ * that need a command to run are skipped, and the refusal is checked directly. Settings live in an in-memory cache;
+ * no database is needed. Each test finishes within about two seconds. */
 #include "skills/shell.h"
 
 #include "node/log.h"
@@ -13,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -27,6 +31,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +88,8 @@ static int teardown(void **state)
 {
     fixture_t *f = *state;
     char path[128];
+    snprintf(path, sizeof(path), "%s/secrets.env", f->data_dir); /* left by a failed cannot_read_the_nodes_secrets */
+    unlink(path);
     snprintf(path, sizeof(path), "%s/shell-scratch", f->data_dir);
     rmdir(path);
     rmdir(f->data_dir);
@@ -143,11 +150,25 @@ static bool is_root(void)
     return geteuid() == 0;
 }
 
+/* Commands only run when the node runs as root: tests that need one to run are skipped otherwise. */
+#define NEED_ROOT()                                                                                                    \
+    do {                                                                                                               \
+        if (!is_root())                                                                                                \
+            skip();                                                                                                    \
+    } while (0)
+
 static uid_t nobody_uid(void)
 {
     struct passwd *pw = getpwnam("nobody");
     assert_non_null(pw);
     return pw->pw_uid;
+}
+
+static gid_t nobody_gid(void)
+{
+    struct passwd *pw = getpwnam("nobody");
+    assert_non_null(pw);
+    return pw->pw_gid;
 }
 
 static bool ring_contains(const char *needle)
@@ -191,6 +212,7 @@ static void describes_itself(void **state)
 static void runs_uname_without_a_shell(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     ac_skill_result_t res;
     assert_int_equal(run_cmd(f, "uname -a", &res), 0);
@@ -210,6 +232,7 @@ static void runs_uname_without_a_shell(void **state)
 static void nonzero_exit_takes_on_error(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     ac_skill_result_t res;
     assert_int_equal(run_cmd(f, "ls /nonexistent", &res), 0);
@@ -222,6 +245,7 @@ static void nonzero_exit_takes_on_error(void **state)
 static void caps_output_at_max_chars(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     put(f, "shell.max_output_chars", "100", AC_SETTING_INTEGER);
     ac_skill_result_t res;
@@ -260,6 +284,7 @@ static void remove_listing_dir(const char *dir, const char *name)
 static void counts_characters_not_bytes(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     put(f, "shell.max_output_chars", "3", AC_SETTING_INTEGER);
     char dir[64], cmd[96];
@@ -359,6 +384,7 @@ static int live_members(pid_t pgid)
 static void timeout_kills_the_process_group(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"sleep\",\"date\",\"timeout\"]");
     put(f, "shell.timeout_seconds", "1", AC_SETTING_INTEGER);
@@ -390,6 +416,7 @@ static void timeout_kills_the_process_group(void **state)
 static void deadline_shortens_the_timeout(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"sleep\"]");
     f->ctx.deadline_ms = ac_skill_now_ms() + 400;
@@ -420,6 +447,7 @@ static void *cancel_later(void *arg)
 static void cancel_stops_the_command(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"sleep\"]");
     pthread_t t;
@@ -438,6 +466,7 @@ static void cancel_stops_the_command(void **state)
 static void step_config_cannot_change_limits(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     ac_skill_result_t res;
     assert_int_equal(run(f, "{\"command\":\"id\",\"whitelist\":[\"id\"]}", NULL, &res), -1);
@@ -473,6 +502,7 @@ static void no_command_even_with_input(void **state)
 static void environment_is_only_path(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"printenv\"]");
     setenv("AC_SHELL_TEST_SECRET", "do-not-leak", 1);
@@ -488,6 +518,7 @@ static void environment_is_only_path(void **state)
 static void inherits_no_descriptors(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     int leak = open("/dev/null", O_RDONLY); /* deliberately without O_CLOEXEC */
     assert_true(leak >= 0);
@@ -502,6 +533,7 @@ static void inherits_no_descriptors(void **state)
 static void runs_in_the_scratch_directory(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"pwd\"]");
     ac_skill_result_t res;
@@ -515,12 +547,13 @@ static void runs_in_the_scratch_directory(void **state)
     assert_int_equal(lstat(want, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(st.st_mode & 07777, 0700);
-    assert_int_equal(st.st_uid, is_root() ? nobody_uid() : geteuid());
+    assert_int_equal(st.st_uid, nobody_uid());
 }
 
 static void limits_and_no_new_privileges(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"cat /proc/self\"]");
     ac_skill_result_t res;
@@ -558,29 +591,234 @@ static void limits_and_no_new_privileges(void **state)
 static void runs_as_nobody_when_root(void **state)
 {
     fixture_t *f = *state;
-    if (!is_root())
-        skip();
+    NEED_ROOT();
     enable(f);
     ac_skill_result_t res;
     assert_int_equal(run_cmd(f, "whoami", &res), 0);
     assert_string_equal(body(&res), "nobody\n");
     json_decref(res.output);
 
-    /* A privileged operation fails: setting the host name (to its current value, harmless if it did not). */
+    /* A privileged operation fails: reading a file only root may read. */
+    whitelist(f, "[\"cat\",\"hostname\"]");
+    assert_int_equal(run_cmd(f, "cat /etc/shadow", &res), 0);
+    assert_string_equal(res.branch, "on_error");
+    assert_non_null(strstr(body(&res), "Permission denied"));
+    json_decref(res.output);
+    /* Setting the host name (to its current value) is not even attempted. */
     char host[256], cmd[300];
     assert_int_equal(gethostname(host, sizeof(host)), 0);
     snprintf(cmd, sizeof(cmd), "hostname %s", host);
-    assert_int_equal(run_cmd(f, cmd, &res), 0);
-    assert_string_equal(res.branch, "on_error");
-    assert_null(strstr(out_text(&res), "Exit: 0 "));
+    assert_int_equal(run_cmd(f, cmd, &res), -1);
+    assert_memory_equal(res.error, "option_not_allowed", 18);
+}
+
+/* What the skill answers to `command` in a process that is not root: 0 when it refused with no_unprivileged_user
+ * and a detail that names root, 1 otherwise. No cmocka assertion here: it also runs in a forked child. */
+static int refused_as_non_root(fixture_t *f, const char *command)
+{
+    ac_skill_result_t res;
+    memset(&res, 0, sizeof(res));
+    int rc = ac_skills_shell_run_command(&f->ctx, command, &res);
+    const char *want = "no_unprivileged_user: commands only run when the node runs as root";
+    bool ok = rc == -1 && res.output == NULL && strncmp(res.error, want, strlen(want)) == 0 &&
+              strstr(res.error, "ALEXCLAW_SHELL_USER") != NULL;
+    if (!ok)
+        fprintf(stderr, "as uid %u, %s: rc=%d error=%s\n", (unsigned)geteuid(), command, rc, res.error);
     json_decref(res.output);
+    return ok ? 0 : 1;
+}
+
+static void refuses_every_command_when_not_root(void **state)
+{
+    fixture_t *f = *state;
+    enable(f);
+    whitelist(f, "[\"uname\",\"printenv\",\"ac-no-such-program\",\"git\"]");
+    static const char *const commands[] = {"uname -a", "printenv", "ac-no-such-program", "git diff a b"};
+    if (!is_root()) {
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            assert_int_equal(refused_as_non_root(f, commands[i]), 0);
+        return;
+    }
+    /* As root: a child drops to nobody, as a node started by an ordinary user would be, and asks. This process has
+     * no other thread now, so the child may allocate. */
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setgroups(0, NULL) != 0 || setresgid(nobody_gid(), nobody_gid(), nobody_gid()) != 0 ||
+            setresuid(nobody_uid(), nobody_uid(), nobody_uid()) != 0 || geteuid() == 0)
+            _exit(2);
+        int bad = 0;
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            bad += refused_as_non_root(f, commands[i]);
+        /* The policy still answers first. */
+        ac_skill_result_t res;
+        memset(&res, 0, sizeof(res));
+        if (ac_skills_shell_run_command(&f->ctx, "uname -a; id", &res) != -1 ||
+            strcmp(res.error, "blocked_metachar: ;") != 0) {
+            fprintf(stderr, "uname -a; id: %s\n", res.error);
+            bad++;
+        }
+        _exit(bad == 0 ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Nothing was started: the scratch directory was not even made. */
+    char scratch[128];
+    struct stat st;
+    snprintf(scratch, sizeof(scratch), "%s/shell-scratch", f->data_dir);
+    assert_int_equal(lstat(scratch, &st), -1);
+}
+
+/* Starts `sleep 5` with SECRET_KEY_BASE=<secret> as its whole environment, as uid (0: stays root). */
+static pid_t start_sleeper(const char *secret, uid_t uid, gid_t gid)
+{
+    char env0[160];
+    snprintf(env0, sizeof(env0), "SECRET_KEY_BASE=%s", secret);
+    char *const argv[] = {"sleep", "5", NULL};
+    char *const envp[] = {env0, NULL};
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (uid != 0 && (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0))
+            _exit(2);
+        execve("/bin/sleep", argv, envp);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_sleeper(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* The promise of issue 3: whatever the whitelist, no command reads the node's secrets. A secrets file (0600, root)
+ * in the data directory, and processes holding the secret in their environment (one as root, like the node and its
+ * pg_dump, one as nobody, the user the commands run as), are out of reach of every command below: each is refused,
+ * or runs and prints no secret. */
+static void cannot_read_the_nodes_secrets(void **state)
+{
+    fixture_t *f = *state;
+    NEED_ROOT();
+    enable(f);
+    assert_int_equal(chmod(f->data_dir, 0711), 0); /* nobody may traverse it to the scratch directory */
+    char secret[64], file[128], line[128];
+    snprintf(secret, sizeof(secret), "ac-e2e-secret-%d-%lld", (int)getpid(), (long long)ac_skill_now_ms());
+    snprintf(file, sizeof(file), "%s/secrets.env", f->data_dir);
+    int fd = open(file, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    int n = snprintf(line, sizeof(line), "SECRET_KEY_BASE=%s\n", secret);
+    assert_int_equal(write(fd, line, (size_t)n), n);
+    assert_int_equal(fchown(fd, 0, 0), 0);
+    close(fd);
+    pid_t root_sleeper = start_sleeper(secret, 0, 0);
+    pid_t nobody_sleeper = start_sleeper(secret, nobody_uid(), nobody_gid());
+    usleep(50000); /* both have exec'd */
+
+    whitelist(f, "[\"git\",\"ps\",\"date\",\"ls\"]");
+    typedef struct attempt {
+        const char *cmd;     /* FILE: the secrets file's absolute path */
+        const char *refusal; /* the expected error code when the policy must refuse it; NULL: may run */
+        const char *says;    /* when it runs: a piece of its output, if any is certain */
+    } attempt_t;
+    static const attempt_t attempts[] = {
+        {"git diff /dev/null FILE", "git_not_allowed", NULL},
+        {"git diff /dev/null ../secrets.env", "git_not_allowed", NULL},
+        {"git diff -- ../secrets.env x", "git_not_allowed", NULL},
+        {"git diff --no-index /dev/null ../secrets.env", "git_not_allowed", NULL},
+        {"git show HEAD:../secrets.env", "git_not_allowed", NULL},
+        {"git diff secrets.env x", NULL, "Could not access 'secrets.env'"}, /* in the scratch dir: nothing there */
+        {"ps eww", "option_not_allowed", NULL},
+        {"ps aux e", "option_not_allowed", NULL},
+        {"ps -u ex", "option_not_allowed", NULL},
+        {"ps -ex", NULL, NULL}, /* runs as ps -Ax: the BSD re-parse cannot read the modifier e */
+        {"ps -e -x", NULL, NULL},
+        {"ps auxww", NULL, NULL}, /* command lines only */
+        {"date -f FILE", "option_not_allowed", NULL},
+        {"date -f ../secrets.env", "option_not_allowed", NULL},
+        {"date -r ../secrets.env", NULL, NULL}, /* its modification time only */
+        {"ls -la ..", NULL, NULL},
+        {"ls -la FILE", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof(attempts) / sizeof(attempts[0]); i++) {
+        char cmd[256];
+        const char *mark = strstr(attempts[i].cmd, "FILE");
+        if (mark != NULL)
+            snprintf(cmd, sizeof(cmd), "%.*s%s%s", (int)(mark - attempts[i].cmd), attempts[i].cmd, file, mark + 4);
+        else
+            snprintf(cmd, sizeof(cmd), "%s", attempts[i].cmd);
+        ac_skill_result_t res;
+        int rc = run_cmd(f, cmd, &res);
+        if (attempts[i].refusal != NULL) {
+            if (rc != -1 || strncmp(res.error, attempts[i].refusal, strlen(attempts[i].refusal)) != 0)
+                print_error("%s: rc=%d error=%s\n", cmd, rc, res.error);
+            assert_int_equal(rc, -1);
+            assert_memory_equal(res.error, attempts[i].refusal, strlen(attempts[i].refusal));
+        } else {
+            assert_int_equal(rc, 0);
+            if (strstr(out_text(&res), secret) != NULL)
+                print_error("%s printed the secret:\n%s\n", cmd, out_text(&res));
+            assert_null(strstr(out_text(&res), secret));
+            if (attempts[i].says != NULL)
+                assert_non_null(strstr(body(&res), attempts[i].says));
+            json_decref(res.output);
+        }
+        assert_null(strstr(res.error, secret));
+    }
+    /* Whatever the whitelist: even a program that reads files runs as nobody, who may not read the file. */
+    whitelist(f, "[\"cat\"]");
+    ac_skill_result_t res;
+    assert_int_equal(run_cmd(f, "cat ../secrets.env", &res), 0);
+    assert_string_equal(res.branch, "on_error");
+    assert_non_null(strstr(body(&res), "Permission denied"));
+    assert_null(strstr(out_text(&res), secret));
+    json_decref(res.output);
+    assert_false(ring_contains(secret));
+
+    stop_sleeper(root_sleeper);
+    stop_sleeper(nobody_sleeper);
+    unlink(file);
+}
+
+/* GIT_CEILING_DIRECTORIES=<data_dir>: a repository in the data directory, owned by nobody so that git would trust
+ * it, is not found from the scratch directory, although git finds it there without the ceiling. */
+static void git_finds_no_repository_above_the_scratch_directory(void **state)
+{
+    fixture_t *f = *state;
+    NEED_ROOT();
+    enable(f);
+    whitelist(f, "[\"git\"]");
+    char cmd[512], scratch[128], found[256] = "";
+    snprintf(scratch, sizeof(scratch), "%s/shell-scratch", f->data_dir);
+    snprintf(cmd, sizeof(cmd), "git init -q '%s' && chown -R nobody '%s'", f->data_dir, f->data_dir);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(chmod(f->data_dir, 0711), 0);
+    ac_skill_result_t res;
+    assert_int_equal(run_cmd(f, "git status", &res), 0);
+    assert_memory_equal(out_text(&res), "$ git status\nExit: 128 | Time: ", 31);
+    assert_non_null(strstr(body(&res), "not a git repository"));
+    json_decref(res.output);
+    /* The control: without the ceiling, git finds the repository from the scratch directory. */
+    snprintf(cmd, sizeof(cmd), "git -c safe.directory='*' -C '%s' rev-parse --absolute-git-dir", scratch);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(found, sizeof(found), p));
+    assert_int_equal(pclose(p), 0);
+    snprintf(cmd, sizeof(cmd), "%s/.git\n", f->data_dir);
+    assert_string_equal(found, cmd);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s/.git'", f->data_dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static void refuses_root_as_the_shell_user(void **state)
 {
     fixture_t *f = *state;
-    if (!is_root())
-        skip();
+    NEED_ROOT();
     enable(f);
     ac_skill_result_t res;
     f->ctx.shell_user = "root";
@@ -594,6 +832,7 @@ static void refuses_root_as_the_shell_user(void **state)
 static void not_found_reports_exit_127(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"ac-no-such-program\"]");
     ac_skill_result_t res;
@@ -650,6 +889,7 @@ static void malformed_lists_fail_closed(void **state)
 static void git_runs_outside_any_repository(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     ac_skill_result_t res;
     /* The scratch directory lies in no repository: git runs (with its fixed environment) and says so. git stats
@@ -678,6 +918,7 @@ static int count_fds(void)
 static void releases_every_descriptor(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     whitelist(f, "[\"uname\",\"sleep\",\"ac-no-such-program\"]");
     ac_skill_result_t res;
@@ -699,6 +940,7 @@ static void releases_every_descriptor(void **state)
 static void run_command_entry_point(void **state)
 {
     fixture_t *f = *state;
+    NEED_ROOT();
     enable(f);
     ac_skill_result_t res;
     memset(&res, 0, sizeof(res));
@@ -739,6 +981,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(limits_and_no_new_privileges, setup, teardown),
         cmocka_unit_test_setup_teardown(runs_as_nobody_when_root, setup, teardown),
         cmocka_unit_test_setup_teardown(refuses_root_as_the_shell_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(refuses_every_command_when_not_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(cannot_read_the_nodes_secrets, setup, teardown),
+        cmocka_unit_test_setup_teardown(git_finds_no_repository_above_the_scratch_directory, setup, teardown),
         cmocka_unit_test_setup_teardown(not_found_reports_exit_127, setup, teardown),
         cmocka_unit_test_setup_teardown(refusals_carry_the_policy_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(malformed_lists_fail_closed, setup, teardown),
