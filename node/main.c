@@ -1,6 +1,7 @@
 /* node/main.c - the `alexclaw` command line: serve, migrate, config, version, help.
  *
  * Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage error. */
+#include "epmd/cli.h"
 #include "node/app.h"
 #include "node/cli_config.h"
 #include "node/cli_workflow.h"
@@ -45,6 +46,8 @@ static void usage(FILE *out)
                  "                              allow or stop its runs (imports start disabled)\n"
                  "  workflow schedule NAME CRON|none\n"
                  "                              set its 5-field UTC cron schedule, or remove it\n"
+                 "  epmd [--port N] [--address A[,B]] [-names]\n"
+                 "                              run an EPMD-compatible port mapper (or list its names)\n"
                  "  version                     print the version\n"
                  "  help                        this text\n\n");
     ac_node_config_print_help(out);
@@ -134,6 +137,8 @@ int main(int argc, char **argv)
         rc = ac_node_cli_config(argc - 2, argv + 2);
     else if (strcmp(cmd, "workflow") == 0)
         rc = ac_node_cli_workflow(argc - 2, argv + 2);
+    else if (strcmp(cmd, "epmd") == 0)
+        rc = ac_epmd_cli(argc - 2, argv + 2);
     else {
         fprintf(stderr, "alexclaw: unknown command or arguments: %s (see alexclaw help)\n", cmd);
         rc = 2;
