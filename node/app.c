@@ -1,6 +1,7 @@
 /* node/app.c - wiring of registry, breakers, pool and scheduler (app.h). */
 #include "node/app.h"
 
+#include "node/cluster.h"
 #include "node/log.h"
 #include "policy/alloc.h"
 
@@ -87,7 +88,9 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
     if ((rc = ac_node_wf_pool_start(&cfg, &app->pool, err)) != 0)
         return rc;
     app->scheduler = ac_node_scheduler_new(app->rt->conninfo, app->rt->node_name, submit_scheduled, app);
-    return ac_node_scheduler_start(app->scheduler, err);
+    if ((rc = ac_node_scheduler_start(app->scheduler, err)) != 0)
+        return rc;
+    return ac_node_cluster_start(app, &app->cluster, err);
 }
 
 void ac_node_app_close(ac_node_app_t *app)
@@ -95,6 +98,7 @@ void ac_node_app_close(ac_node_app_t *app)
     ac_node_scheduler_stop(app->scheduler);
     ac_node_scheduler_free(app->scheduler);
     ac_node_wf_pool_stop(app->pool);
+    ac_node_cluster_stop(app->cluster);
     ac_skills_breakers_free(app->breakers);
     ac_skills_registry_free(app->registry);
     free(app->backup_dir);

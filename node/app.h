@@ -16,13 +16,15 @@ typedef struct ac_node_app {
     ac_skill_ctx_t base;
     ac_node_wf_pool_t *pool;
     ac_node_scheduler_t *scheduler;
+    struct ac_node_cluster *cluster; /* NULL unless NODE_NAME is set */
 } ac_node_app_t;
 
 /* Builds the registry, breakers and skill context (no threads). */
 int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err);
-/* Recovers interrupted runs of this node, then starts the pool and the scheduler. */
+/* Recovers interrupted runs of this node, then starts the pool, the scheduler and (with NODE_NAME) the cluster. */
 int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err);
-/* Stops the scheduler and the pool (runs in flight end as cancelled), frees everything. */
+/* Stops the scheduler, the pool (runs in flight end as cancelled; their remote callers still get an answer) and
+ * then the cluster, and frees everything. */
 void ac_node_app_close(ac_node_app_t *app);
 
 #endif
