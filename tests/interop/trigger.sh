@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Remote triggers across real nodes: unmodified rpc:call, erpc:call and rpc:block_call from OTP 25 Erlang and
+# :rpc.call from Elixir 1.14 reach the gate of a workflow here and start a durable run; every error reply; a wrong
+# cookie refused; a spoofed SourceNode and a node outside allowed_nodes refused with no run row; calls outside the
+# allow-list answered as undefined functions; a C node triggering a real BEAM node (a stand-in of Cluster.Manager)
+# and another C node through send_to_workflow; the node's own EPMD as seen by `epmd -names`.
+source "$AC_SOURCE_DIR/tests/support/lib.sh"
+B=$AC_TEST_BIN
+COOKIE=interop-cookie-$(openssl rand -hex 8)
+EPORT=$(( 45000 + RANDOM % 900 ))
+while ss -ltn 2>/dev/null | grep -q ":$EPORT "; do EPORT=$(( EPORT + 1 )); done
+export ERL_EPMD_PORT=$EPORT ERL_EPMD_ADDRESS=127.0.0.1 SECRET_KEY_BASE=$(new_secret) LOG_LEVEL=info
+export DATABASE_URL=$(db_create trig)
+sql() { psql_url "$DATABASE_URL" -c "$1"; }
+M="'Elixir.AlexClaw.Cluster.Manager'"
+ERLOPTS=(-noshell -kernel inet_dist_use_interface '{127,0,0,1}')
+cleanup_interop() {
+  pkill -f "alexclaw epmd --port $EPORT" 2>/dev/null
+  pkill -f "epmd -port $EPORT" 2>/dev/null
+  pkill -f -- "-setcookie $COOKIE" 2>/dev/null
+}
+trap 'cleanup_interop; cleanup' EXIT
+# erl_eval NAME EXPR: runs EXPR on a fresh node NAME@localhost with our cookie and prints its value
+erl_eval() {
+  local name=$1 expr=$2
+  timeout 30 erl -sname "$name@localhost" -setcookie "$COOKIE" "${ERLOPTS[@]}" -eval "io:format(\"~p~n\", [$expr]), halt()." 2>&1
+}
+
+cat >"$T_DIR/wf.json" <<'JSON'
+{"version": 1, "workflow": {"name": "gated"},
+ "steps": [{"position": 1, "name": "gate", "skill": "receive_from_workflow", "config": {"allowed_nodes": ["e1@localhost", "elx@localhost", "cn2@localhost"]}}]}
+JSON
+cat >"$T_DIR/nogate.json" <<'JSON'
+{"version": 1, "workflow": {"name": "nogate"}, "steps": [{"position": 1, "name": "x", "skill": "receive_from_workflow"}, {"position": 0, "name": "first", "skill": "telegram_notify"}]}
+JSON
+cat >"$T_DIR/2fa.json" <<'JSON'
+{"version": 1, "workflow": {"name": "secret_wf", "metadata": {"requires_2fa": true}},
+ "steps": [{"position": 1, "name": "gate", "skill": "receive_from_workflow", "config": {"allowed_nodes": ["e1@localhost"]}}]}
+JSON
+for f in wf nogate 2fa; do ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" workflow import "$T_DIR/$f.json" >/dev/null 2>&1; done
+sql "UPDATE workflows SET enabled = true"
+
+start_node "$T_DIR/cn.log" NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a"
+cn=$LAST_PID
+check "node ready" wait_log "$T_DIR/cn.log" "event=ready" 60
+check "registered with an EPMD it started itself" wait_log "$T_DIR/cn.log" "event=epmd_registered name=cn" 20
+check "epmd -names lists it" bash -c "epmd -port $EPORT -names | grep -q '^name cn at port'"
+
+out=$(erl_eval e1 "net_adm:ping(cn@localhost)")
+check "net_adm:ping: pong" grep -q '^pong$' <<<"$out"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, #{<<\"k\">> => [1,2.5,nil,true]}, <<\"e1@localhost\">>], 5000)")
+check "rpc:call (unmodified, OTP 25): {ok,started}" grep -q '^{ok,started}$' <<<"$out"
+out=$(erl_eval e1 "erpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 7, <<\"e1@localhost\">>], 5000)")
+check "erpc:call: {ok,started}" grep -q '^{ok,started}$' <<<"$out"
+out=$(erl_eval e1 "rpc:block_call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, <<\"text\">>, <<\"e1@localhost\">>], 5000)")
+check "rpc:block_call: {ok,started}" grep -q '^{ok,started}$' <<<"$out"
+out=$(timeout 40 elixir --sname elx@localhost --cookie "$COOKIE" --erl "-kernel inet_dist_use_interface {127,0,0,1}" \
+  -e 'IO.inspect :rpc.call(:"cn@localhost", AlexClaw.Cluster.Manager, :receive_workflow_data, ["gated", %{a: nil, b: "x"}, "elx@localhost"], 5000)' 2>&1)
+check "Elixir :rpc.call: {:ok, :started}" grep -q '^{:ok, :started}$' <<<"$out"
+sleep 1
+check "four runs recorded and completed" [ "$(sql "SELECT count(*) FROM workflow_runs WHERE status = 'completed'")" = 4 ]
+check "the data arrived as JSON" [ "$(sql "SELECT result->'output' FROM workflow_runs ORDER BY id LIMIT 1")" = '{"k": [1, 2.5, null, true]}' ]
+check "Elixir nil arrived as null" [ "$(sql "SELECT result->'output'->>'b' || coalesce(result->'output'->>'a', 'NULL') FROM workflow_runs ORDER BY id DESC LIMIT 1")" = "xNULL" ]
+check "the source node of each run is the authenticated peer" \
+  [ "$(sql "SELECT count(*) FROM skill_outcomes")" = 4 ]
+
+runs_before=$(sql "SELECT count(*) FROM workflow_runs")
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"nope\">>, 1, <<\"e1@localhost\">>], 5000)")
+check "unknown workflow: {error,workflow_not_found}" grep -q '^{error,workflow_not_found}$' <<<"$out"
+sql "UPDATE workflows SET enabled = false WHERE name = 'gated'"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 1, <<\"e1@localhost\">>], 5000)")
+check "disabled workflow: {error,workflow_not_found}" grep -q '^{error,workflow_not_found}$' <<<"$out"
+sql "UPDATE workflows SET enabled = true WHERE name = 'gated'"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"nogate\">>, 1, <<\"e1@localhost\">>], 5000)")
+check "first step is not the gate: {error,no_receive_gate}" grep -q '^{error,no_receive_gate}$' <<<"$out"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"secret_wf\">>, 1, <<\"e1@localhost\">>], 5000)")
+check "requires_2fa workflow: {error,requires_2fa}" grep -q '^{error,requires_2fa}$' <<<"$out"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 1, <<\"other@localhost\">>], 5000)")
+check "spoofed SourceNode: refused" grep -q '^{error,{unauthorized_node,<<"other@localhost">>}}$' <<<"$out"
+out=$(erl_eval e9 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 1, <<\"e9@localhost\">>], 5000)")
+check "node not in allowed_nodes: refused" grep -q '^{error,{unauthorized_node,<<"e9@localhost">>}}$' <<<"$out"
+check "no refused trigger created a run row" [ "$(sql "SELECT count(*) FROM workflow_runs")" = "$runs_before" ]
+out=$(erl_eval e1 "rpc:call(cn@localhost, os, cmd, [\"id\"], 5000)")
+check "anything else is an undefined function (rpc)" grep -q "^{badrpc,{'EXIT',{undef,\[{os,cmd,\[\"id\"\],\[\]}\]}}}$" <<<"$out"
+out=$(erl_eval e1 "catch erpc:call(cn@localhost, erlang, halt, [], 5000)"); echo "  erpc answer: $out"
+check "anything else is an undefined function (erpc)" grep -q "{exception,undef,\[{erlang,halt,\[\],\[\]}\]}" <<<"$out"
+check "the node is still up" kill -0 "$cn"
+out=$(timeout 30 erl -sname bad@localhost -setcookie wrong-cookie-0123456789 "${ERLOPTS[@]}" \
+  -eval "io:format(\"~p~n\", [rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 1, <<\"bad@localhost\">>], 5000)]), halt()." 2>&1)
+check "wrong cookie: refused, nothing runs" grep -q '^{badrpc,nodedown}$' <<<"$out"
+check "still no new run" [ "$(sql "SELECT count(*) FROM workflow_runs")" = "$runs_before" ]
+check "peers are recorded in cluster_nodes, not approved" [ "$(sql "SELECT approved FROM cluster_nodes WHERE name = 'e1@localhost'")" = f ]
+
+# C -> BEAM: a real erl node with a stand-in of Cluster.Manager
+erlc -o "$T_DIR" "$AC_SOURCE_DIR/tests/interop/erl/Elixir.AlexClaw.Cluster.Manager.erl"
+MANAGER_LOG="$T_DIR/manager.log" timeout 120 erl -sname beam@localhost -setcookie "$COOKIE" "${ERLOPTS[@]}" -pa "$T_DIR" \
+  -eval "code:ensure_loaded($M), receive after 100000 -> ok end." >/dev/null 2>&1 &
+beam=$!
+sleep 2
+cat >"$T_DIR/send.json" <<'JSON'
+{"version": 1, "workflow": {"name": "sender"},
+ "steps": [{"position": 1, "name": "gate", "skill": "receive_from_workflow"},
+           {"position": 2, "name": "send", "skill": "send_to_workflow", "config": {"target_node": "beam@localhost", "target_workflow": "report"}}]}
+JSON
+ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" workflow import "$T_DIR/send.json" >/dev/null 2>&1
+sql "UPDATE workflows SET enabled = true WHERE name = 'sender'"
+# the node's send_to_workflow runs on the node: trigger "sender" remotely, which then calls the BEAM node
+sql "UPDATE workflow_steps SET config = '{\"allowed_nodes\": [\"e1@localhost\"]}' WHERE skill = 'receive_from_workflow' AND workflow_id = (SELECT id FROM workflows WHERE name = 'sender')"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"sender\">>, #{<<\"n\">> => 1}, <<\"e1@localhost\">>], 5000)")
+check "sender started" grep -q '^{ok,started}$' <<<"$out"
+for i in $(seq 50); do [ -s "$T_DIR/manager.log" ] && break; sleep 0.2; done
+check "the BEAM node received the call from the C node, with its name as the source" \
+  grep -q '^report cn@localhost #{<<"n">> => 1}$' "$T_DIR/manager.log"
+for i in $(seq 50); do [ "$(sql "SELECT status FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'sender'")" = completed ] && break; sleep 0.2; done
+check "the sender run completed on_sent" [ "$(sql "SELECT step_results->'2'->>'branch' FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'sender'")" = on_sent ]
+kill "$beam" 2>/dev/null
+
+# C -> C: a second node triggers the first one's gated workflow
+export DATABASE_URL2=$(db_create trig2)
+DATABASE_URL=$DATABASE_URL2 ALEXCLAW_DATA_DIR="$T_DIR/b" "$B" workflow import "$T_DIR/send.json" >/dev/null 2>&1
+psql_url "$DATABASE_URL2" -c "UPDATE workflows SET enabled = true" \
+  -c "UPDATE workflow_steps SET config = '{\"target_node\": \"cn@localhost\", \"target_workflow\": \"gated\"}' WHERE skill = 'send_to_workflow'"
+start_node "$T_DIR/cn2.log" NODE_NAME=cn2@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/b" DATABASE_URL="$DATABASE_URL2"
+cn2=$LAST_PID
+check "second node ready" wait_log "$T_DIR/cn2.log" "event=ready" 60
+before=$(sql "SELECT count(*) FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'gated'")
+# (a CLI process has no distribution; the node does: trigger the second node's sender remotely)
+out=$(erl_eval e1 "rpc:call(cn2@localhost, $M, receive_workflow_data, [<<\"sender\">>, #{<<\"from\">> => <<\"cn2\">>}, <<\"e1@localhost\">>], 5000)")
+check "an empty allowed_nodes admits no unapproved node" grep -q '{error,{unauthorized_node' <<<"$out"
+psql_url "$DATABASE_URL2" -c "UPDATE workflow_steps SET config = '{\"allowed_nodes\": [\"e1@localhost\"]}' WHERE skill = 'receive_from_workflow'"
+out=$(erl_eval e1 "rpc:call(cn2@localhost, $M, receive_workflow_data, [<<\"sender\">>, #{<<\"from\">> => <<\"cn2\">>}, <<\"e1@localhost\">>], 5000)")
+check "second node's sender started after allowing e1" grep -q '^{ok,started}$' <<<"$out"
+for i in $(seq 50); do
+  [ "$(sql "SELECT count(*) FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'gated'")" -gt "$before" ] && break
+  sleep 0.2
+done
+check "C -> C: the first node ran its gated workflow for cn2" \
+  [ "$(sql "SELECT result->'output'->>'from' FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'gated' ORDER BY r.id DESC LIMIT 1")" = cn2 ]
+stop_node "$cn2"
+stop_node "$cn"
+finish
