@@ -4,8 +4,9 @@
 # pool; `workflow cancel` from another process stops that run, killing its shell command's process group.
 source "$AC_SOURCE_DIR/tests/support/lib.sh"
 B=$AC_TEST_BIN
-export DATABASE_URL=$(db_create serve) SECRET_KEY_BASE=$(new_secret) ALEXCLAW_DATA_DIR="$T_DIR/n" \
-       NODE_NAME=n1@localhost LOG_LEVEL=info
+# no NODE_NAME: the CLI and the node share the default identity alexclaw@<hostname> (and no distribution starts)
+export DATABASE_URL=$(db_create serve) SECRET_KEY_BASE=$(new_secret) ALEXCLAW_DATA_DIR="$T_DIR/n" LOG_LEVEL=info
+ME="alexclaw@$(hostname)"
 sql() { psql_url "$DATABASE_URL" -c "$1"; }
 "$B" config set shell.enabled true 2>/dev/null
 "$B" config set shell.whitelist '["sleep","date"]' 2>/dev/null
@@ -33,13 +34,13 @@ start_node "$T_DIR/node.log"; node=$LAST_PID
 check "node ready" wait_log "$T_DIR/node.log" "event=ready" 60
 check "the node recovered the interrupted run" grep -q "event=run_recovered run=1 status=failed" "$T_DIR/node.log"
 check "the run is failed with a clear reason, never dangling" \
-  [ "$(sql "SELECT status || '|' || error FROM workflow_runs WHERE id = 1")" = "failed|interrupted: the process running it on node n1@localhost stopped (crash or kill) before the run finished" ]
+  [ "$(sql "SELECT status || '|' || error FROM workflow_runs WHERE id = 1")" = "failed|interrupted: the process running it on node $ME stopped (crash or kill) before the run finished" ]
 
 # --- the scheduler and the pool ---
 check "the scheduler starts it on the minute" wait_log "$T_DIR/node.log" "module=scheduler event=due workflow=sleeper" 75
 for i in $(seq 100); do [ "$(sql "SELECT count(*) FROM workflow_runs WHERE status = 'running'")" = 1 ] && break; sleep 0.1; done
 run=$(sql "SELECT id FROM workflow_runs WHERE status = 'running'")
-check "the scheduled run is running on this node" [ "$(sql "SELECT node FROM workflow_runs WHERE id = ${run:-0}")" = n1@localhost ]
+check "the scheduled run is running on this node" [ "$(sql "SELECT node FROM workflow_runs WHERE id = ${run:-0}")" = "$ME" ]
 check "claimed once for that minute" [ "$(sql "SELECT count(*) FROM workflow_schedule_claims")" = 1 ]
 sql "UPDATE workflows SET schedule = NULL"
 for i in $(seq 50); do pgrep -f "sleep 47" >/dev/null && break; sleep 0.1; done

@@ -8,10 +8,10 @@ ms_now() { date +%s%3N; }
 # log_ms FILE PATTERN: the timestamp (epoch ms) of the first line matching PATTERN
 log_ms() { local ts; ts=$(grep -E -m1 -- "$2" "$1" | sed -E 's/^ts=([^ ]+)Z .*/\1/'); date -u -d "$ts" +%s%3N; }
 
-start_node "$T_DIR/a.log" NODE_NAME=a@localhost ALEXCLAW_DATA_DIR="$T_DIR/a"; a=$LAST_PID
-start_node "$T_DIR/b.log" NODE_NAME=b@localhost ALEXCLAW_DATA_DIR="$T_DIR/b"; b=$LAST_PID
-check "node a ready" wait_log "$T_DIR/a.log" "event=ready node=a@localhost" 60
-check "node b ready" wait_log "$T_DIR/b.log" "event=ready node=b@localhost" 60
+start_node "$T_DIR/a.log" ALEXCLAW_DATA_DIR="$T_DIR/a"; a=$LAST_PID
+start_node "$T_DIR/b.log" ALEXCLAW_DATA_DIR="$T_DIR/b"; b=$LAST_PID
+check "node a ready" wait_log "$T_DIR/a.log" "event=ready" 60
+check "node b ready" wait_log "$T_DIR/b.log" "event=ready" 60
 sleep 0.5 # both listeners connected
 
 ALEXCLAW_DATA_DIR="$T_DIR/c" "$B" config set display.timezone Europe/Paris 2>/dev/null
