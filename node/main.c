@@ -3,6 +3,7 @@
  * Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage error. */
 #include "epmd/cli.h"
 #include "node/app.h"
+#include "node/cli_cluster.h"
 #include "node/cli_config.h"
 #include "node/cli_workflow.h"
 #include "node/config.h"
@@ -46,6 +47,9 @@ static void usage(FILE *out)
                  "                              allow or stop its runs (imports start disabled)\n"
                  "  workflow schedule NAME CRON|none\n"
                  "                              set its 5-field UTC cron schedule, or remove it\n"
+                 "  cluster list                list known nodes (status, approved, last seen)\n"
+                 "  cluster approve|revoke|remove NODE\n"
+                 "                              approve a node for gates with an empty allowed_nodes, or undo it\n"
                  "  epmd [--port N] [--address A[,B]] [-names]\n"
                  "                              run an EPMD-compatible port mapper (or list its names)\n"
                  "  version                     print the version\n"
@@ -137,6 +141,8 @@ int main(int argc, char **argv)
         rc = ac_node_cli_config(argc - 2, argv + 2);
     else if (strcmp(cmd, "workflow") == 0)
         rc = ac_node_cli_workflow(argc - 2, argv + 2);
+    else if (strcmp(cmd, "cluster") == 0)
+        rc = ac_node_cli_cluster(argc - 2, argv + 2);
     else if (strcmp(cmd, "epmd") == 0)
         rc = ac_epmd_cli(argc - 2, argv + 2);
     else {

@@ -136,6 +136,20 @@ for i in $(seq 50); do
 done
 check "C -> C: the first node ran its gated workflow for cn2" \
   [ "$(sql "SELECT result->'output'->>'from' FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'gated' ORDER BY r.id DESC LIMIT 1")" = cn2 ]
+# approvals: an empty allowed_nodes admits exactly the approved nodes
+sql "UPDATE workflow_steps SET config = '{}' WHERE workflow_id = (SELECT id FROM workflows WHERE name = 'gated')"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 1, <<\"e1@localhost\">>], 5000)")
+check "empty allowed_nodes, e1 not approved: refused" grep -q '^{error,{unauthorized_node,<<"e1@localhost">>}}$' <<<"$out"
+out=$(ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" cluster approve e1@localhost 2>&1)
+check "cluster approve" grep -q "e1@localhost: approved" <<<"$out"
+check "cluster list shows it approved" grep -qP '^e1@localhost\t\w+\tyes\t' <<<"$(ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" cluster list 2>/dev/null)"
+sleep 11 # the node reloads approvals every 10 s
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 1, <<\"e1@localhost\">>], 5000)")
+check "approved e1 is admitted by an empty allowed_nodes" grep -q '^{ok,started}$' <<<"$out"
+ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" cluster revoke e1@localhost >/dev/null 2>&1
+check "cluster list after revoke" grep -qP '^e1@localhost\t\w+\tno\t' <<<"$(ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" cluster list 2>/dev/null)"
+ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" cluster approve 'bad name' >/dev/null 2>&1
+check "a malformed node name is refused" [ $? = 1 ]
 stop_node "$cn2"
 stop_node "$cn"
 finish

@@ -1,0 +1,91 @@
+/* node/cli_cluster.c - `alexclaw cluster ...` (cli_cluster.h).
+ *
+ * Approving a node is what lets it through a receive_from_workflow gate whose allowed_nodes is empty; nodes that
+ * merely connected are listed but not approved. Running nodes pick changes up within 10 seconds. */
+#include "node/cli_cluster.h"
+
+#include "node/runtime.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: alexclaw cluster list | approve NODE | revoke NODE | remove NODE\n");
+    return 2;
+}
+
+static int fail(const char *msg)
+{
+    fprintf(stderr, "alexclaw cluster: %s\n", msg);
+    return 1;
+}
+
+static bool valid_node(const char *n)
+{
+    const char *at = strchr(n, '@');
+    size_t len = strlen(n);
+    if (at == NULL || at == n || at[1] == '\0' || len > 255 || strchr(at + 1, '@') != NULL)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= '0' && n[i] <= '9') ||
+              strchr("_-.@", n[i]) != NULL))
+            return false;
+    return true;
+}
+
+int ac_node_cli_cluster(int argc, char **argv)
+{
+    if (argc < 1)
+        return usage();
+    const char *sub = argv[0];
+    bool list = strcmp(sub, "list") == 0;
+    if (list
+            ? argc != 1
+            : !(argc == 2 && (strcmp(sub, "approve") == 0 || strcmp(sub, "revoke") == 0 || strcmp(sub, "remove") == 0)))
+        return usage();
+    if (!list && !valid_node(argv[1]))
+        return fail("a node name looks like name@host (letters, digits, _ - .)");
+    ac_node_runtime_t rt;
+    ac_errmsg_t err = {{0}};
+    int rc = ac_node_runtime_open(&rt, AC_RT_MIGRATE, NULL, &err);
+    if (rc != 0)
+        return fail(err.msg[0] ? err.msg : ac_strerror(rc));
+    PGresult *r;
+    if (list) {
+        r = PQexec(rt.db, "SELECT name, coalesce(status, ''), approved, coalesce(last_seen_at::text, '') "
+                          "FROM cluster_nodes ORDER BY name");
+        if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+            printf("name\tstatus\tapproved\tlast_seen_at\n");
+            for (int i = 0; i < PQntuples(r); i++)
+                printf("%s\t%s\t%s\t%s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                       PQgetvalue(r, i, 2)[0] == 't' ? "yes" : "no", PQgetvalue(r, i, 3));
+        } else {
+            rc = fail(PQerrorMessage(rt.db));
+        }
+    } else {
+        const char *at = strchr(argv[1], '@');
+        const char *p[] = {argv[1], at + 1};
+        const char *sql =
+            strcmp(sub, "approve") == 0
+                ? "INSERT INTO cluster_nodes (name, label, approved) VALUES ($1, $2, true) "
+                  "ON CONFLICT (name) DO UPDATE SET approved = true, updated_at = now() AT TIME ZONE 'utc'"
+            : strcmp(sub, "revoke") == 0
+                ? "UPDATE cluster_nodes SET approved = false, updated_at = now() AT TIME ZONE 'utc' "
+                  "WHERE name = $1"
+                : "DELETE FROM cluster_nodes WHERE name = $1";
+        r = PQexecParams(rt.db, sql, strcmp(sub, "approve") == 0 ? 2 : 1, NULL, p, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK)
+            rc = fail(PQerrorMessage(rt.db));
+        else if (atoi(PQcmdTuples(r)) == 0)
+            rc = fail("no such node");
+        else
+            printf("%s: %s\n", argv[1],
+                   strcmp(sub, "approve") == 0  ? "approved"
+                   : strcmp(sub, "revoke") == 0 ? "not approved"
+                                                : "removed");
+    }
+    PQclear(r);
+    ac_node_runtime_close(&rt);
+    return rc;
+}
