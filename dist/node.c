@@ -1173,7 +1173,9 @@ static void *loop_main(void *arg)
                 if (t - c->last_recv > (int64_t)n->cfg.net_ticktime_s * 1000) {
                     ac_log_warn("dist", "peer_silent", "peer=%s seconds=%d", c->name, n->cfg.net_ticktime_s);
                     c->dead = true;
-                } else if (t - c->last_send >= TICK_EVERY_MS) {
+                } else if (t - c->last_send >= (TICK_EVERY_MS < n->cfg.net_ticktime_s * 250
+                                                    ? TICK_EVERY_MS
+                                                    : n->cfg.net_ticktime_s * 250)) {
                     static const char tick[4] = {0, 0, 0, 0};
                     conn_send(n, c, tick, sizeof(tick));
                 }

@@ -338,6 +338,9 @@ int ac_node_cluster_start(ac_node_app_t *app, ac_node_cluster_t **out, ac_errmsg
         .epmd_host = eaddr != NULL ? eaddr : "127.0.0.1",
         .epmd_port = (uint16_t)(eport != NULL ? atoi(eport) : 4369),
         .self_exe = self,
+        .net_ticktime_s = ac_node_env_get(&rt->env, "DIST_NET_TICKTIME") != NULL
+                              ? atoi(ac_node_env_get(&rt->env, "DIST_NET_TICKTIME"))
+                              : 60,
         .trigger = on_trigger,
         .membership = on_membership,
         .arg = c,

@@ -36,6 +36,8 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
      "Port of EPMD, the Erlang port mapper (as erl honours it)."},
     {"ERL_EPMD_ADDRESS",        NULL, "127.0.0.1",                      NULL, NULL, 0,
      "Address of EPMD, and the address an EPMD started by the node binds."},
+    {"DIST_NET_TICKTIME",       NULL, "60",                             NULL, NULL, 0,
+     "Seconds of silence after which a peer connection is dropped (as erl's net_ticktime)."},
     {"CLUSTER_APPROVED_NODES",  NULL, "none",                           NULL, NULL, 0,
      "Comma-separated node names approved at start (a receive_from_workflow gate with an empty allowed_nodes admits approved nodes only)."},
     {"LOG_LEVEL",               NULL, "info",                           NULL, NULL, 0,

@@ -100,6 +100,13 @@ static int check_one(const ac_node_config_entry_t *e, const char *v, ac_errmsg_t
                  strchr("_-.@", v[i]) != NULL;
         return ok ? 0 : ac_errmsg_set(err, -AC_ECONFIG, "NODE_NAME must look like name@host (letters, digits, _ - .)");
     }
+    if (strcmp(e->env, "DIST_NET_TICKTIME") == 0) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        return *end == '\0' && n >= 2 && n <= 3600
+                   ? 0
+                   : ac_errmsg_set(err, -AC_ECONFIG, "DIST_NET_TICKTIME must be a number of seconds from 2 to 3600");
+    }
     if (strcmp(e->env, "ALEXCLAW_WORKERS") == 0) {
         char *end;
         long n = strtol(v, &end, 10);

@@ -40,7 +40,7 @@ JSON
 for f in wf nogate 2fa; do ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" workflow import "$T_DIR/$f.json" >/dev/null 2>&1; done
 sql "UPDATE workflows SET enabled = true"
 
-start_node "$T_DIR/cn.log" NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a"
+start_node "$T_DIR/cn.log" NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" DIST_NET_TICKTIME=4
 cn=$LAST_PID
 check "node ready" wait_log "$T_DIR/cn.log" "event=ready" 60
 check "registered with an EPMD it started itself" wait_log "$T_DIR/cn.log" "event=epmd_registered name=cn" 20
@@ -90,6 +90,23 @@ out=$(timeout 30 erl -sname bad@localhost -setcookie wrong-cookie-0123456789 "${
 check "wrong cookie: refused, nothing runs" grep -q '^{badrpc,nodedown}$' <<<"$out"
 check "still no new run" [ "$(sql "SELECT count(*) FROM workflow_runs")" = "$runs_before" ]
 check "peers are recorded in cluster_nodes, not approved" [ "$(sql "SELECT approved FROM cluster_nodes WHERE name = 'e1@localhost'")" = f ]
+
+# A peer that stops reading (and answering) is dropped after net_ticktime, without stalling anyone else
+timeout 60 erl -sname frozen@localhost -setcookie "$COOKIE" -kernel net_ticktime 4 "${ERLOPTS[@]}" \
+  -eval "pong = net_adm:ping(cn@localhost), receive after 50000 -> ok end." >/dev/null 2>&1 &
+frozen=$!
+check "the soon-frozen peer connected" wait_log "$T_DIR/cn.log" "event=nodeup peer=frozen@localhost" 20
+pkill -STOP -f "sname frozen@localhost" # the erl VM, not the timeout wrapper
+t0=$(date +%s)
+ok_calls=0
+for i in 1 2 3; do
+  out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, $i, <<\"e1@localhost\">>], 5000)")
+  grep -q '^{ok,started}$' <<<"$out" && ok_calls=$((ok_calls + 1))
+done
+check "other peers are served while one is frozen" [ "$ok_calls" = 3 ]
+check "the frozen peer is dropped after net_ticktime" wait_log "$T_DIR/cn.log" "event=peer_silent peer=frozen@localhost" 20
+echo "  dropped after $(( $(date +%s) - t0 ))s (DIST_NET_TICKTIME=4)"
+pkill -9 -f "sname frozen@localhost" 2>/dev/null
 
 # C -> BEAM: a real erl node with a stand-in of Cluster.Manager
 erlc -o "$T_DIR" "$AC_SOURCE_DIR/tests/interop/erl/Elixir.AlexClaw.Cluster.Manager.erl"
