@@ -2,7 +2,8 @@
  *
  * Tags and layouts: Erlang's "External Term Format" (erts user's guide). Lengths are big-endian. Containers are
  * walked with an explicit stack (no recursion), so depth is bounded by AC_DIST_ETF_MAX_DEPTH and element counts are
- * bounded by the bytes left (every element takes at least one byte). */
+ * bounded by the bytes left (every element takes at least one byte). Besides the compressed and cached forms, the
+ * old text float (FLOAT_EXT) is refused: see below. */
 #include "dist/etf_check.h"
 
 #include <stdint.h>
@@ -126,10 +127,8 @@ int ac_dist_etf_check(const char *buf, size_t len, size_t *index, ac_errmsg_t *e
             if (skip(&c, 8))
                 goto Bad;
             break;
-        case FLOAT_EXT:
-            if (skip(&c, 31))
-                goto Bad;
-            break;
+        /* FLOAT_EXT (99), the pre-R11 text float, falls to the default: peers with NEW_FLOATS (mandatory since OTP 25)
+         * never send it, and ei parses its 31 bytes with sscanf, which may read past an unterminated buffer. */
         case ATOM_EXT:
         case ATOM_UTF8_EXT:
             if (u16(&c, &n) || n > 255 * 4 || skip(&c, n))
