@@ -41,13 +41,16 @@ typedef struct ac_dist_ctrl {
     long op;
     const char *buf; /* the frame payload */
     size_t len;
-    int ctrl; /* index of the control tuple (after its version byte), for ei_decode_* */
-    int ctrl_arity;
-    int msg; /* index of the message term (after its version byte), or -1 */
+    int ctrl;       /* index after the control tuple's header and operation, for ei_decode_* */
+    int ctrl_arity; /* checked against the operation's arity for every operation we act on */
+    int ctrl_end;   /* index just past the control term */
+    int msg;        /* index of the message term (after its version byte), or -1 */
+    int msg_end;    /* index just past the message term (== len), or -1 */
 } ac_dist_ctrl_t;
 
 /* Splits and checks a frame payload. After success, ei may decode buf from ctrl / msg (ctrl is positioned after the
- * tuple header and the operation). */
+ * tuple header and the operation); decoders must still check the arity of every container in the message term and
+ * keep their index inside [msg, msg_end). A control tuple whose arity does not fit its operation is refused. */
 int ac_dist_ctrl_parse(const char *payload, size_t len, ac_dist_ctrl_t *out, ac_errmsg_t *err);
 
 /* Builds a frame (4-byte length | 'p' | 131 control | [131 message]) from encoded terms WITHOUT version bytes.

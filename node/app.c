@@ -95,8 +95,11 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
 
 void ac_node_app_close(ac_node_app_t *app)
 {
+    /* order matters: no new work, then the pool (whose callbacks answer remote callers through the cluster), then
+     * the cluster and its distribution layer */
     ac_node_scheduler_stop(app->scheduler);
     ac_node_scheduler_free(app->scheduler);
+    ac_node_cluster_quiesce(app->cluster);
     ac_node_wf_pool_stop(app->pool);
     ac_node_cluster_stop(app->cluster);
     ac_skills_breakers_free(app->breakers);

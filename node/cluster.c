@@ -45,6 +45,7 @@ struct ac_node_cluster {
     char (*approved)[256];
     size_t napproved;
     bool stopping;
+    volatile int quiesced; /* no new triggers: the pool is about to stop */
 };
 
 int ac_node_cluster_check_cookie(const char *cookie, ac_errmsg_t *err)
@@ -100,6 +101,10 @@ static void on_trigger(void *arg, uint64_t token, const char *peer, const char *
                        const char *claimed)
 {
     ac_node_cluster_t *c = arg;
+    if (__atomic_load_n(&c->quiesced, __ATOMIC_ACQUIRE)) {
+        ac_dist_node_answer(c->dist, token, "unavailable", NULL);
+        return;
+    }
     trig_t *t = ac_calloc(1, sizeof(*t));
     t->c = c;
     t->token = token;
@@ -186,11 +191,13 @@ static void load_approved(ac_node_cluster_t *c, PGconn *db)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Connects the nodes we know of and refreshes their status. */
+/* Connects the approved nodes and refreshes their status. Only approved rows: a peer's claimed name is recorded,
+ * but must never make this node connect to hosts an administrator did not name. */
 static void refresh(ac_node_cluster_t *c, PGconn *db)
 {
     const char *p[] = {c->app->rt->node_name};
-    PGresult *r = PQexecParams(db, "SELECT name FROM cluster_nodes WHERE name <> $1", 1, NULL, p, NULL, NULL, 0);
+    PGresult *r =
+        PQexecParams(db, "SELECT name FROM cluster_nodes WHERE name <> $1 AND approved", 1, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) == PGRES_TUPLES_OK) {
         for (int i = 0; i < PQntuples(r); i++) {
             const char *name = PQgetvalue(r, i, 0);
@@ -358,12 +365,19 @@ int ac_node_cluster_start(ac_node_app_t *app, ac_node_cluster_t **out, ac_errmsg
     return 0;
 }
 
+void ac_node_cluster_quiesce(ac_node_cluster_t *c)
+{
+    if (c != NULL)
+        __atomic_store_n(&c->quiesced, 1, __ATOMIC_RELEASE);
+}
+
 void ac_node_cluster_stop(ac_node_cluster_t *c)
 {
     if (c == NULL)
         return;
+    ac_node_cluster_quiesce(c);
     ac_skills_gate_set_cluster(NULL, NULL, NULL);
-    ac_dist_node_stop(c->dist);
+    /* the cluster thread uses the dist node: join it first, then stop the dist node */
     pthread_mutex_lock(&c->lock);
     c->stopping = true;
     pthread_mutex_unlock(&c->lock);
@@ -372,6 +386,7 @@ void ac_node_cluster_stop(ac_node_cluster_t *c)
     (void)w;
     if (c->started)
         pthread_join(c->thread, NULL);
+    ac_dist_node_stop(c->dist);
     while (c->events != NULL) {
         member_ev_t *e = c->events;
         c->events = e->next;

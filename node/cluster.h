@@ -14,6 +14,10 @@ int ac_node_cluster_check_cookie(const char *cookie, ac_errmsg_t *err);
 
 /* Starts clustering when NODE_NAME is set (*out stays NULL otherwise). */
 int ac_node_cluster_start(ac_node_app_t *app, ac_node_cluster_t **out, ac_errmsg_t *err);
+/* Stops accepting triggers (they are answered `unavailable`); answers already owed still go out. */
+void ac_node_cluster_quiesce(ac_node_cluster_t *c);
+/* Quiesces, joins the cluster thread, then stops the distribution layer. Call after the pool has stopped, so that
+ * the pool's callbacks still find a live distribution layer. NULL is fine. */
 void ac_node_cluster_stop(ac_node_cluster_t *c);
 
 #endif
