@@ -294,56 +294,48 @@ static int persist_step(PGconn *c, int64_t run_id, const ac_node_wf_step_t *st, 
     return rc;
 }
 
+/* Records the run in one statement (one round trip, one commit): the row and its liveness lock, taken inside the
+ * same statement, so no other session can see the row without the lock already held. */
 static int start_run(PGconn *c, const ac_node_wf_t *wf, const char *node, int64_t *run_id, ac_errmsg_t *err)
 {
-    char wid[32];
+    char wid[32], base[32];
     snprintf(wid, sizeof(wid), "%lld", (long long)wf->id);
-    const char *p[] = {wid, node};
-    int rc = ac_node_db_exec(c, "BEGIN", "starting run", err);
-    if (rc != 0)
-        return rc;
+    snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
+    const char *p[] = {wid, node, base};
     PGresult *r = PQexecParams(c,
-                               "INSERT INTO workflow_runs (workflow_id, status, started_at, node) "
-                               "VALUES ($1::bigint, 'running', now() AT TIME ZONE 'utc', $2) RETURNING id",
-                               2, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                               "WITH ins AS (INSERT INTO workflow_runs (workflow_id, status, started_at, node) "
+                               "VALUES ($1::bigint, 'running', now() AT TIME ZONE 'utc', $2) RETURNING id) "
+                               "SELECT id, pg_advisory_lock($3::bigint + id) FROM ins",
+                               3, NULL, p, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1)
         rc = ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "recording run: %s",
                            PQerrorMessage(c));
-        PQclear(r);
-        PQclear(PQexec(c, "ROLLBACK"));
-        return rc;
-    }
-    *run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    else
+        *run_id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     PQclear(r);
-    /* Taken inside the transaction: no other session can see the row without the lock already held. */
-    char sql[96];
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%lld)", AC_NODE_DB_LOCK_RUN_BASE + *run_id);
-    if ((rc = ac_node_db_exec(c, sql, "locking run", err)) == 0)
-        rc = ac_node_db_exec(c, "COMMIT", "recording run", err);
-    if (rc != 0)
-        PQclear(PQexec(c, "ROLLBACK"));
     return rc;
 }
 
+/* Records the outcome and releases the liveness lock, in one statement. */
 static void finish_run(PGconn *c, int64_t run_id, ac_node_wf_outcome_t *out)
 {
-    char id[32];
+    char id[32], base[32];
     snprintf(id, sizeof(id), "%lld", (long long)run_id);
+    snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
     char *result = out->result != NULL ? json_dumps(out->result, JSON_COMPACT) : NULL;
     const char *p[] = {id, ac_node_wf_status_name(out->status), result != NULL ? result : "{}",
-                       out->status == AC_WF_COMPLETED ? NULL : out->error};
+                       out->status == AC_WF_COMPLETED ? NULL : out->error, base};
     PGresult *r = PQexecParams(c,
-                               "UPDATE workflow_runs SET status = $2, completed_at = now() AT TIME ZONE 'utc', "
-                               "result = $3::jsonb, error = $4, updated_at = now() AT TIME ZONE 'utc' "
-                               "WHERE id = $1::bigint AND status = 'running'",
-                               4, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+                               "WITH u AS (UPDATE workflow_runs SET status = $2, completed_at = now() AT TIME ZONE "
+                               "'utc', result = $3::jsonb, error = $4, updated_at = now() AT TIME ZONE 'utc' "
+                               "WHERE id = $1::bigint AND status = 'running' RETURNING id) "
+                               "SELECT (SELECT count(*) FROM u), pg_advisory_unlock($5::bigint + $1::bigint)",
+                               5, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
         ac_log_error("workflow", "finish_failed", "run=%lld error=%s", (long long)run_id, PQerrorMessage(c));
     PQclear(r);
     free(result);
-    char sql[96];
-    snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%lld)", AC_NODE_DB_LOCK_RUN_BASE + run_id);
-    PQclear(PQexec(c, sql));
 }
 
 /* outputs: a small map position -> output, in the order steps ran. */

@@ -47,17 +47,27 @@ void ac_node_wf_free(ac_node_wf_t *wf)
     free(wf);
 }
 
+static char *jstr_or_null(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? ac_strdup(json_string_value(v)) : NULL;
+}
+
+/* One round trip: the workflow row and its steps (as a JSON array, ordered by position). */
+#define LOAD_SQL(WHERE)                                                                                                \
+    "SELECT w.id, w.name, w.description, w.enabled, w.schedule, w.metadata, w.default_provider, w.node, "              \
+    "(SELECT coalesce(json_agg(json_build_object('id', s.id, 'position', s.position, 'name', s.name, 'skill', "        \
+    "s.skill, 'llm_tier', s.llm_tier, 'llm_model', s.llm_model, 'prompt_template', s.prompt_template, 'config', "      \
+    "s.config, 'input_from', s.input_from, 'routes', s.routes) ORDER BY s.position, s.id), '[]'::json) "               \
+    "FROM workflow_steps s WHERE s.workflow_id = w.id) FROM workflows w WHERE " WHERE
+
 int ac_node_wf_load(PGconn *c, int64_t id, const char *name, ac_node_wf_t **out, ac_errmsg_t *err)
 {
     char idbuf[32];
     snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
     const char *p[] = {name != NULL ? name : idbuf};
-    PGresult *r = PQexecParams(c,
-                               name != NULL ? "SELECT id, name, description, enabled, schedule, metadata, "
-                                              "default_provider, node FROM workflows WHERE name = $1"
-                                            : "SELECT id, name, description, enabled, schedule, metadata, "
-                                              "default_provider, node FROM workflows WHERE id = $1::bigint",
-                               1, NULL, p, NULL, NULL, 0);
+    PGresult *r = PQexecParams(c, name != NULL ? LOAD_SQL("w.name = $1") : LOAD_SQL("w.id = $1::bigint"), 1, NULL, p,
+                               NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         int rc = ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "loading workflow: %s",
                                PQerrorMessage(c));
@@ -81,47 +91,34 @@ int ac_node_wf_load(PGconn *c, int64_t id, const char *name, ac_node_wf_t **out,
     }
     wf->default_provider = dup_or_null(r, 0, 6);
     wf->node = dup_or_null(r, 0, 7);
+    json_t *steps = json_col(r, 0, 8, "[]");
     PQclear(r);
-
-    snprintf(idbuf, sizeof(idbuf), "%lld", (long long)wf->id);
-    const char *p2[] = {idbuf};
-    r = PQexecParams(
-        c,
-        "SELECT id, position, name, skill, llm_tier, llm_model, prompt_template, config, input_from, routes "
-        "FROM workflow_steps WHERE workflow_id = $1::bigint ORDER BY position, id",
-        1, NULL, p2, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        int rc = ac_errmsg_set(err, -AC_EDB, "loading steps: %s", PQerrorMessage(c));
-        PQclear(r);
-        ac_node_wf_free(wf);
-        return rc;
+    size_t n = json_is_array(steps) ? json_array_size(steps) : 0;
+    wf->steps = ac_calloc(n ? n : 1, sizeof(*wf->steps));
+    wf->nsteps = n;
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(steps, i);
+        ac_node_wf_step_t *st = &wf->steps[i];
+        st->id = json_integer_value(json_object_get(j, "id"));
+        st->position = (int)json_integer_value(json_object_get(j, "position"));
+        st->name = jstr_or_null(j, "name");
+        st->skill = jstr_or_null(j, "skill");
+        if (st->name == NULL)
+            st->name = ac_strdup("");
+        if (st->skill == NULL)
+            st->skill = ac_strdup("");
+        st->llm_tier = jstr_or_null(j, "llm_tier");
+        st->llm_model = jstr_or_null(j, "llm_model");
+        st->prompt_template = jstr_or_null(j, "prompt_template");
+        json_t *cfg = json_object_get(j, "config");
+        st->config = json_is_object(cfg) ? json_incref(cfg) : json_object();
+        json_t *in = json_object_get(j, "input_from");
+        st->has_input_from = json_is_integer(in);
+        st->input_from = st->has_input_from ? (int)json_integer_value(in) : 0;
+        json_t *routes = json_object_get(j, "routes");
+        st->routes = json_is_array(routes) ? json_incref(routes) : json_array();
     }
-    int n = PQntuples(r);
-    wf->steps = ac_calloc((size_t)(n ? n : 1), sizeof(*wf->steps));
-    wf->nsteps = (size_t)n;
-    for (int i = 0; i < n; i++) {
-        ac_node_wf_step_t *s = &wf->steps[i];
-        s->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-        s->position = atoi(PQgetvalue(r, i, 1));
-        s->name = ac_strdup(PQgetvalue(r, i, 2));
-        s->skill = ac_strdup(PQgetvalue(r, i, 3));
-        s->llm_tier = dup_or_null(r, i, 4);
-        s->llm_model = dup_or_null(r, i, 5);
-        s->prompt_template = dup_or_null(r, i, 6);
-        s->config = json_col(r, i, 7, "{}");
-        if (!json_is_object(s->config)) {
-            json_decref(s->config);
-            s->config = json_object();
-        }
-        s->has_input_from = !PQgetisnull(r, i, 8);
-        s->input_from = s->has_input_from ? atoi(PQgetvalue(r, i, 8)) : 0;
-        s->routes = json_col(r, i, 9, "[]");
-        if (!json_is_array(s->routes)) {
-            json_decref(s->routes);
-            s->routes = json_array();
-        }
-    }
-    PQclear(r);
+    json_decref(steps);
     *out = wf;
     return 0;
 }
