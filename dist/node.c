@@ -781,8 +781,17 @@ static void on_send_to_us(ac_dist_node_t *n, conn_t *c, const ac_dist_ctrl_t *m)
         char tag[MAXATOMLEN_UTF8] = "";
         call->rc = -1;
         if (ei_decode_tuple_header(b, &k, &a2) == 0 && a2 >= 2 && ei_decode_atom(b, &k, tag) == 0) {
+            int k2 = k, a3, t3, s3;
+            char inner[MAXATOMLEN_UTF8], bin[256];
+            long bl;
             if (strcmp(tag, "ok") == 0) {
                 call->rc = 0;
+            } else if (strcmp(tag, "error") == 0 && ei_decode_tuple_header(b, &k2, &a3) == 0 && a3 == 2 &&
+                       ei_decode_atom(b, &k2, inner) == 0 && ei_get_type(b, &k2, &t3, &s3) == 0 &&
+                       t3 == ERL_BINARY_EXT && s3 < (int)sizeof(bin) && ei_decode_binary(b, &k2, bin, &bl) == 0) {
+                /* {error, {unauthorized_node, <<"x@h">>}}: said the way our own gate says it */
+                bin[bl] = '\0';
+                snprintf(call->err, sizeof(call->err), "%.64s: %.180s", inner, bin);
             } else {
                 char *s = NULL;
                 ei_s_print_term(&s, b, &k);

@@ -305,6 +305,8 @@ int ac_node_cluster_start(ac_node_app_t *app, ac_node_cluster_t **out, ac_errmsg
         return rc;
     const char *bind = ac_node_env_get(&rt->env, "DIST_BIND_ADDRESS");
     if (bind == NULL)
+        bind = ac_node_env_get(&rt->env, "BIND_ADDRESS");
+    if (bind == NULL)
         bind = "127.0.0.1";
     if ((rc = check_host(rt->node_name, bind, err)) != 0)
         return rc;
@@ -331,8 +333,12 @@ int ac_node_cluster_start(ac_node_app_t *app, ac_node_cluster_t **out, ac_errmsg
         free(list);
     }
     const char *pmin = ac_node_env_get(&rt->env, "DIST_PORT_MIN"), *pmax = ac_node_env_get(&rt->env, "DIST_PORT_MAX");
-    const char *eport = ac_node_env_get(&rt->env, "ERL_EPMD_PORT"),
-               *eaddr = ac_node_env_get(&rt->env, "ERL_EPMD_ADDRESS");
+    const char *eport = ac_node_env_get(&rt->env, "ERL_EPMD_PORT");
+    /* ERL_EPMD_ADDRESS may list several addresses (for the daemon); a node talks to the first */
+    char eaddr[256] = "127.0.0.1";
+    const char *eaddr_env = ac_node_env_get(&rt->env, "ERL_EPMD_ADDRESS");
+    if (eaddr_env != NULL)
+        snprintf(eaddr, sizeof(eaddr), "%.*s", (int)strcspn(eaddr_env, ", "), eaddr_env);
     char self[4096];
     ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
     self[sl > 0 ? sl : 0] = '\0';
@@ -342,7 +348,7 @@ int ac_node_cluster_start(ac_node_app_t *app, ac_node_cluster_t **out, ac_errmsg
         .bind_addr = bind,
         .port_min = pmin != NULL ? atoi(pmin) : 0,
         .port_max = pmax != NULL ? atoi(pmax) : (pmin != NULL ? atoi(pmin) : 0),
-        .epmd_host = eaddr != NULL ? eaddr : "127.0.0.1",
+        .epmd_host = eaddr,
         .epmd_port = (uint16_t)(eport != NULL ? atoi(eport) : 4369),
         .self_exe = self,
         .net_ticktime_s = ac_node_env_get(&rt->env, "DIST_NET_TICKTIME") != NULL

@@ -89,6 +89,26 @@ static int lock_node(ac_node_runtime_t *rt, ac_errmsg_t *err)
     return 0;
 }
 
+/* Nodes sharing a database must have distinct identities (crash recovery and scheduling rely on it): the live node
+ * holds a session advisory lock on its name for as long as its connection lives. */
+static int lock_identity(ac_node_runtime_t *rt, ac_errmsg_t *err)
+{
+    char cls[16];
+    snprintf(cls, sizeof(cls), "%d", AC_NODE_DB_LOCK_IDENTITY_CLASS);
+    const char *p[] = {cls, rt->node_name};
+    PGresult *r =
+        PQexecParams(rt->db, "SELECT pg_try_advisory_lock($1::integer, hashtext($2))", 2, NULL, p, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = ac_errmsg_set(err, -AC_EDB, "taking the node identity lock: %s", PQerrorMessage(rt->db));
+    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+        rc = ac_errmsg_set(err, -AC_ESTATE,
+                           "another live node uses the identity %s on this database; give each node its own NODE_NAME",
+                           rt->node_name);
+    PQclear(r);
+    return rc;
+}
+
 static int open_database(ac_node_runtime_t *rt, unsigned flags, volatile sig_atomic_t *stop, ac_errmsg_t *err)
 {
     const char *url = ac_node_env_get(&rt->env, "DATABASE_URL");
@@ -176,6 +196,8 @@ int ac_node_runtime_open(ac_node_runtime_t *rt, unsigned flags, volatile sig_ato
     if ((flags & AC_RT_NODE) && (rc = lock_node(rt, err)) != 0)
         goto Exit;
     if ((rc = open_database(rt, flags, stop, err)) != 0)
+        goto Exit;
+    if ((flags & AC_RT_NODE) && (rc = lock_identity(rt, err)) != 0)
         goto Exit;
     if ((flags & AC_RT_MIGRATE) && (rc = run_migrations(rt, err)) != 0)
         goto Exit;

@@ -40,11 +40,29 @@ JSON
 for f in wf nogate 2fa; do ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" workflow import "$T_DIR/$f.json" >/dev/null 2>&1; done
 sql "UPDATE workflows SET enabled = true"
 
-start_node "$T_DIR/cn.log" NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" DIST_NET_TICKTIME=4
+# configuration refused before anything listens
+for bad in "short-cookie" "alexclaw_default" "changeme"; do
+  out=$(NODE_NAME=cn@localhost CLUSTER_COOKIE=$bad ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1); rc=$?
+  check "cookie '$bad' refused" bash -c '[ "$0" = 1 ] && grep -q "CLUSTER_COOKIE is" <<<"$1"' "$rc" "$out"
+done
+out=$(NODE_NAME=cn@localhost ALEXCLAW_DATA_DIR="$T_DIR/a" env -u CLUSTER_COOKIE "$B" serve 2>&1)
+check "no cookie with NODE_NAME: refused" grep -q "CLUSTER_COOKIE is required" <<<"$out"
+out=$(NODE_NAME=cn@no-such-host.invalid CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1)
+check "a NODE_NAME host that does not resolve to the listen address: refused" grep -q "does not resolve" <<<"$out"
+out=$(NODE_NAME=bad-name CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1)
+check "a malformed NODE_NAME: refused" grep -q "NODE_NAME must look like name@host" <<<"$out"
+
+start_node "$T_DIR/cn.log" NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" DIST_NET_TICKTIME=4 \
+  CLUSTER_APPROVED_NODES="friend@localhost, ally@localhost"
 cn=$LAST_PID
 check "node ready" wait_log "$T_DIR/cn.log" "event=ready" 60
 check "registered with an EPMD it started itself" wait_log "$T_DIR/cn.log" "event=epmd_registered name=cn" 20
 check "epmd -names lists it" bash -c "epmd -port $EPORT -names | grep -q '^name cn at port'"
+out=$(NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/other" "$B" serve 2>&1); rc=$?
+check "a second live node with the same identity on this database: refused" \
+  bash -c '[ "$0" = 1 ] && grep -q "another live node uses the identity cn@localhost" <<<"$1"' "$rc" "$out"
+check "CLUSTER_APPROVED_NODES approved at start" \
+  [ "$(sql "SELECT string_agg(name, ',' ORDER BY name) FROM cluster_nodes WHERE approved")" = "ally@localhost,friend@localhost" ]
 
 out=$(erl_eval e1 "net_adm:ping(cn@localhost)")
 check "net_adm:ping: pong" grep -q '^pong$' <<<"$out"
@@ -61,8 +79,12 @@ sleep 1
 check "four runs recorded and completed" [ "$(sql "SELECT count(*) FROM workflow_runs WHERE status = 'completed'")" = 4 ]
 check "the data arrived as JSON" [ "$(sql "SELECT result->'output' FROM workflow_runs ORDER BY id LIMIT 1")" = '{"k": [1, 2.5, null, true]}' ]
 check "Elixir nil arrived as null" [ "$(sql "SELECT result->'output'->>'b' || coalesce(result->'output'->>'a', 'NULL') FROM workflow_runs ORDER BY id DESC LIMIT 1")" = "xNULL" ]
-check "the source node of each run is the authenticated peer" \
-  [ "$(sql "SELECT count(*) FROM skill_outcomes")" = 4 ]
+check "each run recorded its gate step" [ "$(sql "SELECT count(*) FROM skill_outcomes")" = 4 ]
+check "each trigger was logged with the authenticated peer" [ "$(grep -c 'event=trigger peer=e1@localhost workflow=gated' "$T_DIR/cn.log")" = 3 ]
+before_cast=$(sql "SELECT count(*) FROM workflow_runs")
+out=$(erl_eval e1 "rpc:cast(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, <<\"cast\">>, <<\"e1@localhost\">>])")
+for i in $(seq 50); do [ "$(sql "SELECT count(*) FROM workflow_runs")" -gt "$before_cast" ] && break; sleep 0.1; done
+check "rpc:cast starts a run too" [ "$(sql "SELECT count(*) FROM workflow_runs WHERE result->>'output' = 'cast'")" = 1 ]
 
 runs_before=$(sql "SELECT count(*) FROM workflow_runs")
 out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"nope\">>, 1, <<\"e1@localhost\">>], 5000)")
