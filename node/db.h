@@ -14,10 +14,10 @@
 #define AC_NODE_DB_LOCK_SETTINGS_BOOT 0x41436c6177000002LL /* seeding and re-encrypting settings */
 /* + workflow_runs.id (< 2^32): held (session) by the process executing that run, so crash recovery can tell a live
  * run from one whose process died. */
-#define AC_NODE_DB_LOCK_RUN_BASE     0x41436c6200000000LL
+#define AC_NODE_DB_LOCK_RUN_BASE 0x41436c6200000000LL
 /* (class, hashtext(NODE_NAME)) in the two-key form: held by the live node of that identity for its lifetime */
 #define AC_NODE_DB_LOCK_IDENTITY_CLASS 0x41436c69
-#define AC_NODE_DB_LOCK_CLAIMS_PRUNE 0x41436c6177000003LL /* one node at a time prunes old schedule claims */
+#define AC_NODE_DB_LOCK_CLAIMS_PRUNE   0x41436c6177000003LL /* one node at a time prunes old schedule claims */
 
 /* Checks the syntax of a DATABASE_URL (a postgres:// or postgresql:// URL, or a libpq key=value string) without
  * connecting. err never contains the password. */

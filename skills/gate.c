@@ -28,7 +28,8 @@ bool ac_skills_gate_admits(const json_t *allowed, const char *src)
     if (json_is_array(allowed) && json_array_size(allowed) > 0) {
         size_t i;
         json_t *v;
-        json_array_foreach(allowed, i, v) {
+        json_array_foreach(allowed, i, v)
+        {
             if (json_is_string(v) && strcmp(json_string_value(v), src) == 0)
                 return true;
         }
