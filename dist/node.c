@@ -46,11 +46,11 @@ static const struct {
 #define MAX_OUTBUF                  (64u * 1024 * 1024) /* a peer that stops reading is dropped past this */
 #define HANDSHAKE_TIMEOUT_MS        5000
 #define HANDSHAKE_ACCEPT_TIMEOUT_MS 2000
-#define MAX_HANDSHAKES_IN           16 /* incoming handshakes at once ... */
-#define MAX_HANDSHAKES_IN_IP        4  /* ... and from one address */
-#define MAX_HANDSHAKES_OUT          8  /* outgoing, budgeted apart so incoming floods cannot block send_to_workflow */
-#define MAX_PENDING_PER_PEER        16 /* triggers of one peer waiting for their answer */
-#define PAD                         64 /* zero bytes after a frame: a decoder overrunning a term meets invalid tags */
+#define MAX_HANDSHAKES_IN           16  /* incoming handshakes at once ... */
+#define MAX_HANDSHAKES_IN_IP        4   /* ... and from one address */
+#define MAX_HANDSHAKES_OUT          8   /* outgoing, budgeted apart so incoming floods cannot block send_to_workflow */
+#define MAX_PENDING_PER_PEER        128 /* triggers of one peer waiting for their answer */
+#define PAD                         64  /* zero bytes after a frame: a decoder overrunning a term meets invalid tags */
 #define TICK_EVERY_MS               15000
 
 typedef struct {
