@@ -8,8 +8,11 @@ ms_now() { date +%s%3N; }
 # log_ms FILE PATTERN: the timestamp (epoch ms) of the first line matching PATTERN
 log_ms() { local ts; ts=$(grep -E -m1 -- "$2" "$1" | sed -E 's/^ts=([^ ]+)Z .*/\1/'); date -u -d "$ts" +%s%3N; }
 
-start_node "$T_DIR/a.log" ALEXCLAW_DATA_DIR="$T_DIR/a"; a=$LAST_PID
-start_node "$T_DIR/b.log" ALEXCLAW_DATA_DIR="$T_DIR/b"; b=$LAST_PID
+# two live nodes on one database need two identities (one NODE_NAME each), hence a cookie and an EPMD
+private_epmd
+export CLUSTER_COOKIE=prop-cookie-$(openssl rand -hex 8)
+start_node "$T_DIR/a.log" ALEXCLAW_DATA_DIR="$T_DIR/a" NODE_NAME=propa@localhost; a=$LAST_PID
+start_node "$T_DIR/b.log" ALEXCLAW_DATA_DIR="$T_DIR/b" NODE_NAME=propb@localhost; b=$LAST_PID
 check "node a ready" wait_log "$T_DIR/a.log" "event=ready" 60
 check "node b ready" wait_log "$T_DIR/b.log" "event=ready" 60
 sleep 0.5 # both listeners connected

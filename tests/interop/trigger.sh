@@ -81,9 +81,11 @@ check "the data arrived as JSON" [ "$(sql "SELECT result->'output' FROM workflow
 check "Elixir nil arrived as null" [ "$(sql "SELECT result->'output'->>'b' || coalesce(result->'output'->>'a', 'NULL') FROM workflow_runs ORDER BY id DESC LIMIT 1")" = "xNULL" ]
 check "each run recorded its gate step" [ "$(sql "SELECT count(*) FROM skill_outcomes")" = 4 ]
 check "each trigger was logged with the authenticated peer" [ "$(grep -c 'event=trigger peer=e1@localhost workflow=gated' "$T_DIR/cn.log")" = 3 ]
-before_cast=$(sql "SELECT count(*) FROM workflow_runs")
-out=$(erl_eval e1 "rpc:cast(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, <<\"cast\">>, <<\"e1@localhost\">>])")
-for i in $(seq 50); do [ "$(sql "SELECT count(*) FROM workflow_runs")" -gt "$before_cast" ] && break; sleep 0.1; done
+# a cast is fire-and-forget: connect first, and follow it with a call on the same connection (signals between two
+# nodes stay ordered) so that the node does not halt before the cast has left
+out=$(erl_eval e1 "begin pong = net_adm:ping(cn@localhost), true = rpc:cast(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, <<\"cast\">>, <<\"e1@localhost\">>]), rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"nope\">>, 1, <<\"e1@localhost\">>], 5000) end")
+# the run row appears before its result: wait for the completed run, not just the row
+for i in $(seq 100); do [ "$(sql "SELECT count(*) FROM workflow_runs WHERE result->>'output' = 'cast'")" = 1 ] && break; sleep 0.1; done
 check "rpc:cast starts a run too" [ "$(sql "SELECT count(*) FROM workflow_runs WHERE result->>'output' = 'cast'")" = 1 ]
 
 runs_before=$(sql "SELECT count(*) FROM workflow_runs")

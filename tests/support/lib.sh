@@ -49,6 +49,15 @@ wait_log() {
   echo "  (timed out after ${secs}s waiting for /$pat/ in $f; last lines:)"; tail -5 "$f" | sed 's/^/    /'
   return 1
 }
+# private_epmd: points this scenario's nodes at an EPMD port of its own (a node starts its own EPMD there when none
+# answers); cleanup stops it.
+T_EPMD_PORT=
+private_epmd() {
+  T_EPMD_PORT=$(( 45000 + RANDOM % 900 ))
+  while ss -ltn 2>/dev/null | grep -q ":$T_EPMD_PORT "; do T_EPMD_PORT=$(( T_EPMD_PORT + 1 )); done
+  export ERL_EPMD_PORT=$T_EPMD_PORT ERL_EPMD_ADDRESS=127.0.0.1
+}
+
 # stop_node PID: SIGTERM, then checks that the node exited with status 0.
 stop_node() {
   local pid=$1 rc
@@ -78,6 +87,7 @@ cleanup() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bindir/pg_ctl" stop -m immediate -D "$d" >/dev/null 2>&1
     else "$bindir/pg_ctl" stop -m immediate -D "$d" >/dev/null 2>&1; fi
   done
+  [ -n "$T_EPMD_PORT" ] && pkill -f "alexclaw epmd --port $T_EPMD_PORT" 2>/dev/null
   for db in "${T_DBS[@]}"; do psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1; done
   rm -rf "$T_DIR"
 }
