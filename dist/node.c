@@ -66,6 +66,7 @@ typedef struct conn {
     buf_t in, out;
     int64_t last_recv, last_send;
     bool dead;
+    bool want_out; /* EPOLLOUT is registered: the socket refused part of out */
 } conn_t;
 
 typedef enum { PEND_REX, PEND_SPAWN, PEND_EI_RPC } pend_kind_t;
@@ -120,6 +121,7 @@ struct ac_dist_node {
     int64_t epmd_retry_at;
     pthread_t loop;
     bool loop_started;
+    bool defer_flush; /* inside one round of events: frames are queued, then sent together at its end */
     volatile sig_atomic_t stop;
     pthread_mutex_t lock; /* inbox, calls, handshake count */
     event_t *inbox, *inbox_tail;
@@ -245,8 +247,12 @@ static void conn_flush(ac_dist_node_t *n, conn_t *c)
         c->dead = true;
         return;
     }
-    struct epoll_event ev = {.events = EPOLLIN | (c->out.len > c->out.off ? EPOLLOUT : 0), .data.ptr = c};
-    epoll_ctl(n->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    bool want = c->out.len > c->out.off;
+    if (want != c->want_out) {
+        struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c};
+        epoll_ctl(n->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        c->want_out = want;
+    }
 }
 
 static void conn_send(ac_dist_node_t *n, conn_t *c, const char *frame, size_t len)
@@ -260,7 +266,8 @@ static void conn_send(ac_dist_node_t *n, conn_t *c, const char *frame, size_t le
     }
     buf_append(&c->out, frame, len);
     c->last_send = now_ms();
-    conn_flush(n, c);
+    if (!n->defer_flush)
+        conn_flush(n, c);
 }
 
 static void send_terms(ac_dist_node_t *n, conn_t *c, ei_x_buff *ctrl, ei_x_buff *msg)
@@ -1294,6 +1301,8 @@ static void *loop_main(void *arg)
     while (!n->stop) {
         struct epoll_event evs[64];
         int k = epoll_wait(n->epfd, evs, 64, 1000);
+        /* replies produced by this round (a SPAWN_REPLY and its MONITOR_P_EXIT, say) leave in one send per peer */
+        n->defer_flush = true;
         for (int i = 0; i < k; i++) {
             void *p = evs[i].data.ptr;
             if (p == &n->listen_fd) {
@@ -1329,6 +1338,12 @@ static void *loop_main(void *arg)
                 if (!c->dead && (evs[i].events & EPOLLOUT))
                     conn_flush(n, c);
             }
+        }
+        n->defer_flush = false;
+        for (size_t i = 0; i < n->nconns; i++) {
+            conn_t *c = n->conns[i];
+            if (!c->dead && !c->want_out && c->out.len > c->out.off)
+                conn_flush(n, c);
         }
         int64_t t = now_ms();
         if (n->epmd_fd < 0 && t >= n->epmd_retry_at)
