@@ -231,10 +231,11 @@ static json_t *snapshot(json_t *v)
     return s != NULL ? s : json_string("");
 }
 
-/* Commits one step: its entry in step_results and its skill_outcomes row, in one statement. Returns 0, -AC_ESTATE
- * when the run is no longer running (cancelled), or a database error. */
+/* Commits one step: its entry in step_results and its skill_outcomes row, in one statement. With fin (the run ends
+ * with this step) the same statement also records the run's outcome and releases its liveness lock: one commit
+ * instead of two. Returns 0, -AC_ESTATE when the run is no longer running (cancelled), or a database error. */
 static int persist_step(PGconn *c, int64_t run_id, const ac_node_wf_step_t *st, const step_result_t *r,
-                        int64_t duration_ms, ac_errmsg_t *err)
+                        int64_t duration_ms, const ac_node_wf_outcome_t *fin, ac_errmsg_t *err)
 {
     json_t *entry = json_object(), *snap = json_object(), *meta = json_object();
     json_object_set_new(entry, "name", json_string(st->name));
@@ -270,24 +271,52 @@ static int persist_step(PGconn *c, int64_t run_id, const ac_node_wf_step_t *st, 
         free(meta_s);
         return ac_errmsg_set(err, -AC_EINVAL, "step %d: result could not be encoded", st->position);
     }
-    char id[32], dur[32];
+    char id[32], dur[32], base[32];
     snprintf(id, sizeof(id), "%lld", (long long)run_id);
     snprintf(dur, sizeof(dur), "%lld", (long long)(duration_ms > INT32_MAX ? INT32_MAX : duration_ms));
-    const char *p[] = {id, results_s, pos, st->skill, dur, snap_s, meta_s};
-    PGresult *res = PQexecParams(
-        c,
-        "WITH u AS (UPDATE workflow_runs SET step_results = step_results || $2::jsonb, "
-        "updated_at = now() AT TIME ZONE 'utc' WHERE id = $1::bigint AND status = 'running' RETURNING id) "
-        "INSERT INTO skill_outcomes (workflow_run_id, step_position, skill_name, duration_ms, output_snapshot, "
-        "metadata) SELECT id, $3::integer, $4, $5::integer, $6::jsonb, $7::jsonb FROM u RETURNING 1",
-        7, NULL, p, NULL, NULL, 0);
+    snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
+    char *result = fin != NULL && fin->result != NULL ? json_dumps(fin->result, JSON_COMPACT) : NULL;
+    PGresult *res;
+    if (fin == NULL) {
+        const char *p[] = {id, results_s, pos, st->skill, dur, snap_s, meta_s};
+        res = PQexecParams(
+            c,
+            "WITH u AS (UPDATE workflow_runs SET step_results = step_results || $2::jsonb, "
+            "updated_at = now() AT TIME ZONE 'utc' WHERE id = $1::bigint AND status = 'running' RETURNING id) "
+            "INSERT INTO skill_outcomes (workflow_run_id, step_position, skill_name, duration_ms, output_snapshot, "
+            "metadata) SELECT id, $3::integer, $4, $5::integer, $6::jsonb, $7::jsonb FROM u RETURNING 1",
+            7, NULL, p, NULL, NULL, 0);
+    } else {
+        const char *p[] = {id,
+                           results_s,
+                           pos,
+                           st->skill,
+                           dur,
+                           snap_s,
+                           meta_s,
+                           ac_node_wf_status_name(fin->status),
+                           result != NULL ? result : "{}",
+                           fin->status == AC_WF_COMPLETED ? NULL : fin->error,
+                           base};
+        res = PQexecParams(
+            c,
+            "WITH u AS (UPDATE workflow_runs SET step_results = step_results || $2::jsonb, status = $8, "
+            "completed_at = now() AT TIME ZONE 'utc', result = $9::jsonb, error = $10, "
+            "updated_at = now() AT TIME ZONE 'utc' WHERE id = $1::bigint AND status = 'running' RETURNING id), "
+            "o AS (INSERT INTO skill_outcomes (workflow_run_id, step_position, skill_name, duration_ms, "
+            "output_snapshot, metadata) SELECT id, $3::integer, $4, $5::integer, $6::jsonb, $7::jsonb FROM u "
+            "RETURNING 1) "
+            "SELECT (SELECT count(*) FROM o), pg_advisory_unlock($11::bigint + $1::bigint)",
+            11, NULL, p, NULL, NULL, 0);
+    }
     int rc = 0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         rc = ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "recording step %d: %s",
                            st->position, PQerrorMessage(c));
-    else if (PQntuples(res) == 0)
-        rc = -AC_ESTATE;
+    else if (PQntuples(res) == 0 || (fin != NULL && strcmp(PQgetvalue(res, 0, 0), "0") == 0))
+        rc = -AC_ESTATE; /* with fin the lock is released either way */
     PQclear(res);
+    free(result);
     free(results_s);
     free(snap_s);
     free(meta_s);
@@ -388,11 +417,11 @@ int ac_node_wf_run(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_
     int highest_pos = 0;
     bool any_ran = false;
     json_t *highest_output = NULL;
-    bool done = false;
+    bool finished = false; /* finished: the outcome is recorded and the lock released */
     int pos = wf->nsteps > 0 ? wf->steps[0].position : 0;
     out->status = AC_WF_COMPLETED;
 
-    while (!done && wf->nsteps > 0) {
+    while (wf->nsteps > 0) {
         const ac_node_wf_step_t *st = step_at(wf, pos);
         if (st == NULL)
             break; /* a position that does not exist ends the run */
@@ -446,20 +475,6 @@ int ac_node_wf_run(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_
                                              : r.error,
                     (long long)took);
 
-        int prc = persist_step(env->db, run_id, st, &r, took, err);
-        if (prc == -AC_ESTATE) {
-            json_decref(r.output);
-            out->status = AC_WF_CANCELLED;
-            snprintf(out->error, sizeof(out->error), "cancelled");
-            break;
-        }
-        if (prc != 0) {
-            json_decref(r.output);
-            out->status = AC_WF_FAILED;
-            snprintf(out->error, sizeof(out->error), "database: %.480s", err != NULL ? err->msg : "error");
-            break;
-        }
-
         /* remember the output, and the output of the highest position executed (the run's result) */
         json_t *stored = r.output;
         if (r.kind == STEP_ERROR) {
@@ -492,20 +507,46 @@ int ac_node_wf_run(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_
             if (route == NULL) {
                 out->status = AC_WF_FAILED;
                 snprintf(out->error, sizeof(out->error), "%s", r.error);
-                break;
+                end = true;
+            } else {
+                route_target(route, &next, &end);
             }
-            route_target(route, &next, &end);
         }
-        if (end)
-            done = true;
+        /* the last step's record and the run's outcome are committed together */
+        if (end && out->status == AC_WF_COMPLETED) {
+            out->result = json_object();
+            json_object_set(out->result, "output", highest_output != NULL ? highest_output : json_null());
+        }
+        int prc = persist_step(env->db, run_id, st, &r, took, end ? out : NULL, err);
+        if (prc == -AC_ESTATE) {
+            out->status = AC_WF_CANCELLED;
+            snprintf(out->error, sizeof(out->error), "cancelled");
+            json_decref(out->result);
+            out->result = NULL;
+            finished = end;
+            break;
+        }
+        if (prc != 0) {
+            out->status = AC_WF_FAILED;
+            snprintf(out->error, sizeof(out->error), "database: %.480s", err != NULL ? err->msg : "error");
+            json_decref(out->result);
+            out->result = NULL;
+            break;
+        }
+        if (end) {
+            finished = true;
+            break;
+        }
         pos = next;
     }
 
-    if (out->status == AC_WF_COMPLETED) {
-        out->result = json_object();
-        json_object_set(out->result, "output", highest_output != NULL ? highest_output : json_null());
+    if (!finished) {
+        if (out->status == AC_WF_COMPLETED) {
+            out->result = json_object();
+            json_object_set(out->result, "output", highest_output != NULL ? highest_output : json_null());
+        }
+        finish_run(env->db, run_id, out);
     }
-    finish_run(env->db, run_id, out);
     ac_log(out->status == AC_WF_COMPLETED ? AC_LOG_INFO : AC_LOG_WARN, "workflow", "run_finished",
            "run=%lld workflow=%s status=%s error=%s", (long long)run_id, wf->name, ac_node_wf_status_name(out->status),
            out->error);

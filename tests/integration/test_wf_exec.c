@@ -306,6 +306,7 @@ static void an_error_without_routes_fails_the_run(void **state)
     assert_q(f, "SELECT step_results->'1'->>'error' FROM workflow_runs", "boom: on purpose");
     assert_q(f, "SELECT metadata->>'error' FROM skill_outcomes", "boom: on purpose");
     assert_q(f, "SELECT count(*) FROM skill_outcomes", "1");
+    assert_q(f, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 }
@@ -528,6 +529,41 @@ static void a_run_cancelled_in_the_database_stops_after_the_current_step(void **
     ac_node_wf_free(wf);
 }
 
+/* The last step's record and the outcome share one statement: a cancel that lands during the last step must still
+ * end the run as cancelled, record nothing more, and release the run's liveness lock. */
+static void a_run_cancelled_during_its_last_step_ends_cancelled_and_unlocked(void **state)
+{
+    fx_t *f = *state;
+    ac_node_wf_t *wf = make(f, "dbcancel1", "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "]");
+    cancel_arg_t a = {f, 0};
+    ac_node_wf_run_opts_t opts = {.on_started = cancel_from_another_session, .arg = &a};
+    ac_node_wf_outcome_t o = run(f, wf, &opts);
+    assert_int_equal(o.status, AC_WF_CANCELLED);
+    assert_null(o.result);
+    assert_q(f, "SELECT status || ':' || (coalesce(result, '{}') ? 'output')::text FROM workflow_runs",
+             "cancelled:false");
+    assert_q(f, "SELECT count(*) FROM skill_outcomes", "0");
+    assert_q(f, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
+    ac_node_wf_outcome_clear(&o);
+    ac_node_wf_free(wf);
+}
+
+static void a_finished_run_holds_no_lock_and_records_every_step_once(void **state)
+{
+    fx_t *f = *state;
+    ac_node_wf_t *wf = make(
+        f, "unlock",
+        "[" STEP(1, "t_tag", ",\"config\":{\"tag\":\"a\"}") "," STEP(2, "t_tag", ",\"config\":{\"tag\":\"b\"}") "]");
+    ac_node_wf_outcome_t o = run(f, wf, NULL);
+    assert_int_equal(o.status, AC_WF_COMPLETED);
+    assert_q(f, "SELECT status FROM workflow_runs", "completed");
+    assert_q(f, "SELECT string_agg(step_position::text, ',' ORDER BY step_position) FROM skill_outcomes", "1,2");
+    assert_q(f, "SELECT string_agg(k, ',' ORDER BY k) FROM workflow_runs, jsonb_object_keys(step_results) k", "1,2");
+    assert_q(f, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
+    ac_node_wf_outcome_clear(&o);
+    ac_node_wf_free(wf);
+}
+
 static void the_gate_sees_the_callers_source_node_not_the_steps_claim(void **state)
 {
     fx_t *f = *state;
@@ -614,6 +650,8 @@ int main(void)
         T(a_step_times_out_at_its_timeout_ms),
         T(a_run_cancelled_before_a_step_stops_there),
         T(a_run_cancelled_in_the_database_stops_after_the_current_step),
+        T(a_run_cancelled_during_its_last_step_ends_cancelled_and_unlocked),
+        T(a_finished_run_holds_no_lock_and_records_every_step_once),
         T(the_gate_sees_the_callers_source_node_not_the_steps_claim),
         T(a_huge_output_is_stored_cut_and_never_wipes_earlier_results),
         T(recovery_fails_dead_runs_and_leaves_live_ones),
