@@ -43,6 +43,7 @@ static const struct {
 };
 
 #define MAX_FRAME                   (64u * 1024 * 1024)
+#define READ_BUDGET                 (1u * 1024 * 1024)  /* bytes read from one peer per round of events */
 #define MAX_OUTBUF                  (64u * 1024 * 1024) /* a peer that stops reading is dropped past this */
 #define HANDSHAKE_TIMEOUT_MS        5000
 #define HANDSHAKE_ACCEPT_TIMEOUT_MS 2000
@@ -965,11 +966,16 @@ static void conn_reap(ac_dist_node_t *n)
 static void conn_read(ac_dist_node_t *n, conn_t *c)
 {
     char tmp[65536];
-    for (;;) {
+    /* Bounded: at most READ_BUDGET per call (other peers get their turn; epoll is level-triggered, so the rest is
+     * read next round) and never more buffered than one whole frame of the largest size, so a peer that sends
+     * faster than we parse cannot grow c->in without limit. */
+    size_t budget = READ_BUDGET;
+    while (budget > 0 && c->in.len - c->in.off < MAX_FRAME + 4) {
         ssize_t r = recv(c->fd, tmp, sizeof(tmp), 0);
         if (r > 0) {
             buf_append(&c->in, tmp, (size_t)r);
             c->last_recv = now_ms();
+            budget = (size_t)r < budget ? budget - (size_t)r : 0;
             continue;
         }
         if (r < 0 && errno == EINTR)

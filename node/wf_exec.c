@@ -361,8 +361,18 @@ static void finish_run(PGconn *c, int64_t run_id, ac_node_wf_outcome_t *out)
                                "WHERE id = $1::bigint AND status = 'running' RETURNING id) "
                                "SELECT (SELECT count(*) FROM u), pg_advisory_unlock($5::bigint + $1::bigint)",
                                5, NULL, p, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         ac_log_error("workflow", "finish_failed", "run=%lld error=%s", (long long)run_id, PQerrorMessage(c));
+        /* never keep the liveness lock of a run that is over: recovery can then mark it failed */
+        PQclear(PQexecParams(c, "SELECT pg_advisory_unlock($2::bigint + $1::bigint)", 2, NULL,
+                             (const char *[]){id, base}, NULL, NULL, 0));
+    } else if (strcmp(PQgetvalue(r, 0, 0), "0") == 0) {
+        /* cancelled in the meantime: the caller hears what the database says */
+        out->status = AC_WF_CANCELLED;
+        snprintf(out->error, sizeof(out->error), "cancelled");
+        json_decref(out->result);
+        out->result = NULL;
+    }
     PQclear(r);
     free(result);
 }

@@ -294,6 +294,11 @@ static void goto_end_and_goto_a_missing_position_both_complete(void **state)
     ac_node_wf_free(wf);
 }
 
+/* advisory locks held in this test's own database (other tests share the server and hold theirs) */
+#define ADVISORY_LOCKS_HERE                                                                                            \
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "                                        \
+    "(SELECT oid FROM pg_database WHERE datname = current_database())"
+
 static void an_error_without_routes_fails_the_run(void **state)
 {
     fx_t *f = *state;
@@ -306,7 +311,7 @@ static void an_error_without_routes_fails_the_run(void **state)
     assert_q(f, "SELECT step_results->'1'->>'error' FROM workflow_runs", "boom: on purpose");
     assert_q(f, "SELECT metadata->>'error' FROM skill_outcomes", "boom: on purpose");
     assert_q(f, "SELECT count(*) FROM skill_outcomes", "1");
-    assert_q(f, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
+    assert_q(f, ADVISORY_LOCKS_HERE, "0");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 }
@@ -543,7 +548,7 @@ static void a_run_cancelled_during_its_last_step_ends_cancelled_and_unlocked(voi
     assert_q(f, "SELECT status || ':' || (coalesce(result, '{}') ? 'output')::text FROM workflow_runs",
              "cancelled:false");
     assert_q(f, "SELECT count(*) FROM skill_outcomes", "0");
-    assert_q(f, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
+    assert_q(f, ADVISORY_LOCKS_HERE, "0");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 }
@@ -559,7 +564,7 @@ static void a_finished_run_holds_no_lock_and_records_every_step_once(void **stat
     assert_q(f, "SELECT status FROM workflow_runs", "completed");
     assert_q(f, "SELECT string_agg(step_position::text, ',' ORDER BY step_position) FROM skill_outcomes", "1,2");
     assert_q(f, "SELECT string_agg(k, ',' ORDER BY k) FROM workflow_runs, jsonb_object_keys(step_results) k", "1,2");
-    assert_q(f, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", "0");
+    assert_q(f, ADVISORY_LOCKS_HERE, "0");
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
 }
