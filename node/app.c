@@ -87,6 +87,9 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
     ac_node_wf_pool_cfg_t cfg = {app->rt->conninfo, w != NULL ? atoi(w) : 4, app->registry, app->breakers, app->base};
     if ((rc = ac_node_wf_pool_start(&cfg, &app->pool, err)) != 0)
         return rc;
+    ac_node_wf_intake_cfg_t icfg = {app->rt->conninfo, app->pool, app->registry, app->breakers, app->base};
+    if ((rc = ac_node_wf_intake_start(&icfg, &app->intake, err)) != 0)
+        return rc;
     app->scheduler = ac_node_scheduler_new(app->rt->conninfo, app->rt->node_name, submit_scheduled, app);
     if ((rc = ac_node_scheduler_start(app->scheduler, err)) != 0)
         return rc;
@@ -95,12 +98,14 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
 
 void ac_node_app_close(ac_node_app_t *app)
 {
-    /* order matters: no new work, then the pool (whose callbacks answer remote callers through the cluster), then
-     * the cluster and its distribution layer */
+    /* order matters: no new work, then the intake (answers what waits; hands nothing more to the pool), the pool
+     * (whose workers still tell the intake they hold a run), the cluster and its distribution layer */
     ac_node_scheduler_stop(app->scheduler);
     ac_node_scheduler_free(app->scheduler);
     ac_node_cluster_quiesce(app->cluster);
+    ac_node_wf_intake_stop(app->intake);
     ac_node_wf_pool_stop(app->pool);
+    ac_node_wf_intake_free(app->intake);
     ac_node_cluster_stop(app->cluster);
     ac_skills_breakers_free(app->breakers);
     ac_skills_registry_free(app->registry);

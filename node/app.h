@@ -6,6 +6,7 @@
 
 #include "node/runtime.h"
 #include "node/scheduler.h"
+#include "node/wf_intake.h"
 #include "node/wf_pool.h"
 
 typedef struct ac_node_app {
@@ -15,15 +16,17 @@ typedef struct ac_node_app {
     ac_skills_breakers_t *breakers;
     ac_skill_ctx_t base;
     ac_node_wf_pool_t *pool;
+    ac_node_wf_intake_t *intake; /* remote triggers */
     ac_node_scheduler_t *scheduler;
     struct ac_node_cluster *cluster; /* NULL unless NODE_NAME is set */
 } ac_node_app_t;
 
 /* Builds the registry, breakers and skill context (no threads). */
 int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err);
-/* Recovers interrupted runs of this node, then starts the pool, the scheduler and (with NODE_NAME) the cluster. */
+/* Recovers interrupted runs of this node, then starts the pool, the trigger intake, the scheduler and (with
+ * NODE_NAME) the cluster. */
 int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err);
-/* Stops the scheduler, the pool (runs in flight end as cancelled; their remote callers still get an answer) and
+/* Stops the scheduler, the intake (triggers waiting are refused), the pool (runs in flight end as cancelled) and
  * then the cluster, and frees everything. */
 void ac_node_app_close(ac_node_app_t *app);
 

@@ -92,6 +92,8 @@ static void trig_refused(void *arg, int code, const char *reason)
         ac_dist_node_answer(t->c->dist, t->token, reason, NULL);
     else if (code == -AC_ENOENT)
         ac_dist_node_answer(t->c->dist, t->token, "workflow_not_found", NULL);
+    else if (code == -AC_EAGAIN)
+        ac_dist_node_answer(t->c->dist, t->token, "busy", NULL);
     else
         ac_dist_node_answer(t->c->dist, t->token, "unavailable", NULL); /* database down, node stopping */
     free(t);
@@ -117,7 +119,7 @@ static void on_trigger(void *arg, uint64_t token, const char *peer, const char *
                             .on_started = trig_started,
                             .on_refused = trig_refused,
                             .arg = t};
-    int rc = ac_node_wf_pool_submit(c->app->pool, &job);
+    int rc = ac_node_wf_intake_submit(c->app->intake, &job);
     json_decref(extra);
     if (rc != 0) {
         ac_dist_node_answer(c->dist, token, "busy", NULL);

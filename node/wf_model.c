@@ -23,9 +23,15 @@ static json_t *json_col(PGresult *r, int row, int col, const char *fallback)
     return j;
 }
 
+ac_node_wf_t *ac_node_wf_retain(ac_node_wf_t *wf)
+{
+    __atomic_add_fetch(&wf->extra_refs, 1, __ATOMIC_RELAXED);
+    return wf;
+}
+
 void ac_node_wf_free(ac_node_wf_t *wf)
 {
-    if (wf == NULL)
+    if (wf == NULL || __atomic_sub_fetch(&wf->extra_refs, 1, __ATOMIC_ACQ_REL) >= 0)
         return;
     for (size_t i = 0; i < wf->nsteps; i++) {
         ac_node_wf_step_t *s = &wf->steps[i];

@@ -37,12 +37,16 @@ typedef struct ac_node_wf {
     char *node;             /* may be NULL */
     ac_node_wf_step_t *steps;
     size_t nsteps;
+    int extra_refs; /* owners besides the first (ac_node_wf_retain); the struct is read-only once shared */
 } ac_node_wf_t;
 
 /* Loads a workflow and its steps by id (name NULL) or by name. Returns 0, -AC_ENOENT, or -AC_EDB/-AC_EDBDOWN.
  * OUT: *wf, freed with ac_node_wf_free(). */
 int ac_node_wf_load(PGconn *c, int64_t id, const char *name, ac_node_wf_t **wf, ac_errmsg_t *err);
+/* Drops one owner's reference; the last one frees. Thread-safe. */
 void ac_node_wf_free(ac_node_wf_t *wf);
+/* Adds an owner (the trigger intake's cache and the worker that runs the workflow share one loaded copy). */
+ac_node_wf_t *ac_node_wf_retain(ac_node_wf_t *wf);
 
 /* True when metadata.requires_2fa is JSON true. */
 bool ac_node_wf_requires_2fa(const ac_node_wf_t *wf);

@@ -32,6 +32,7 @@ struct ac_node_wf_pool {
     pthread_cond_t cond;
     item_t queue[AC_NODE_WF_POOL_QUEUE];
     size_t head, count;
+    int reserved; /* places promised to the trigger intake */
     bool stopping;
     int running;
     pthread_t *threads;
@@ -64,6 +65,10 @@ static void refuse(item_t *it, int code, const char *reason)
 
 static void item_free(item_t *it)
 {
+    if (it->job.gate != NULL)
+        ac_node_wf_gate_clear(it->job.gate);
+    free(it->job.gate);
+    ac_node_wf_free(it->job.wf);
     json_decref(it->job.input);
     json_decref(it->job.extra_config);
     free(it->name);
@@ -87,17 +92,74 @@ static void on_started(void *arg, int64_t run_id)
         s->it->job.on_started(s->it->job.arg, run_id);
 }
 
+const char *ac_node_wf_remote_refusal(const ac_node_wf_t *wf, json_t *extra_config)
+{
+    const char *source = json_string_value(json_object_get(extra_config, "_source_node"));
+    if (wf->nsteps == 0 || strcmp(wf->steps[0].skill, "receive_from_workflow") != 0)
+        return "no_receive_gate";
+    if (ac_node_wf_requires_2fa(wf))
+        return "requires_2fa";
+    if (source == NULL || !ac_skills_gate_admits(json_object_get(wf->steps[0].config, "allowed_nodes"), source))
+        return "unauthorized_node";
+    return NULL;
+}
+
+static int ensure_db(ac_node_wf_pool_t *p, PGconn **db, ac_errmsg_t *err)
+{
+    if (*db != NULL && PQstatus(*db) == CONNECTION_OK)
+        return 0;
+    if (*db != NULL)
+        PQfinish(*db);
+    *db = NULL;
+    int rc = ac_node_db_connect_retry(p->conninfo, 10, NULL, db, err);
+    if (rc != 0)
+        *db = NULL;
+    return rc;
+}
+
+static void set_inflight(ac_node_wf_pool_t *p, int index, int64_t run_id)
+{
+    pthread_mutex_lock(&p->lock);
+    p->inflight[index].run_id = run_id;
+    p->inflight[index].cancel = 0;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Goes on with a run the intake recorded up to its gate: first this worker's own hold on it, then the intake may let
+ * go of its own. A run that cannot be held stays `running` with nobody holding it: recovery marks it failed. */
+static void resume_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
+{
+    ac_errmsg_t err = {{0}};
+    int64_t run_id = it->job.run_id;
+    int rc = ensure_db(p, db, &err);
+    if (rc == 0)
+        rc = ac_node_wf_record_hold(*db, run_id, &err);
+    if (it->job.on_held != NULL)
+        it->job.on_held(it->job.held_arg, run_id);
+    if (rc != 0) {
+        ac_log_error("workflow", "resume_failed", "run=%lld error=%s", (long long)run_id, err.msg);
+        return;
+    }
+    set_inflight(p, index, run_id);
+    ac_node_wf_env_t env = {*db, p->cfg.registry, p->cfg.breakers, p->cfg.base};
+    ac_node_wf_run_opts_t opts = {it->job.input, it->job.extra_config, &p->inflight[index].cancel, NULL, NULL};
+    ac_node_wf_outcome_t out;
+    if (ac_node_wf_continue(&env, it->job.wf, &opts, run_id, it->job.gate, &out, &err) != 0)
+        ac_log_error("workflow", "resume_failed", "run=%lld error=%s", (long long)run_id, err.msg);
+    ac_node_wf_outcome_clear(&out);
+    set_inflight(p, index, 0);
+}
+
 static void run_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
 {
     ac_errmsg_t err = {{0}};
-    if (*db == NULL || PQstatus(*db) != CONNECTION_OK) {
-        if (*db != NULL)
-            PQfinish(*db);
-        *db = NULL;
-        if (ac_node_db_connect_retry(p->conninfo, 10, NULL, db, &err) != 0) {
-            refuse(it, -AC_EDBDOWN, "database unreachable");
-            return;
-        }
+    if (it->job.run_id != 0) {
+        resume_item(p, index, db, it);
+        return;
+    }
+    if (ensure_db(p, db, &err) != 0) {
+        refuse(it, -AC_EDBDOWN, "database unreachable");
+        return;
     }
     ac_node_wf_t *wf = NULL;
     int rc = ac_node_wf_load(*db, it->job.workflow_id, it->name, &wf, &err);
@@ -112,15 +174,7 @@ static void run_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
     }
     if (it->job.trigger == AC_WF_TRIGGER_REMOTE) {
         /* what the original answers, checked before anything is recorded: a refused trigger leaves no run row */
-        const char *source = json_string_value(json_object_get(it->job.extra_config, "_source_node"));
-        const char *reason = NULL;
-        if (wf->nsteps == 0 || strcmp(wf->steps[0].skill, "receive_from_workflow") != 0)
-            reason = "no_receive_gate";
-        else if (ac_node_wf_requires_2fa(wf))
-            reason = "requires_2fa";
-        else if (source == NULL ||
-                 !ac_skills_gate_admits(json_object_get(wf->steps[0].config, "allowed_nodes"), source))
-            reason = "unauthorized_node";
+        const char *reason = ac_node_wf_remote_refusal(wf, it->job.extra_config);
         if (reason != NULL) {
             refuse(it, -AC_EPERM, reason);
             ac_node_wf_free(wf);
@@ -134,18 +188,14 @@ static void run_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
     }
     ac_node_wf_env_t env = {*db, p->cfg.registry, p->cfg.breakers, p->cfg.base};
     started_t st = {it, p, index, 0};
-    pthread_mutex_lock(&p->lock);
-    p->inflight[index].cancel = 0;
-    pthread_mutex_unlock(&p->lock);
+    set_inflight(p, index, 0);
     ac_node_wf_run_opts_t opts = {it->job.input, it->job.extra_config, &p->inflight[index].cancel, on_started, &st};
     ac_node_wf_outcome_t out;
     rc = ac_node_wf_run(&env, wf, &opts, &out, &err);
     if (rc != 0) /* the run could not even be recorded */
         refuse(it, rc, err.msg);
     ac_node_wf_outcome_clear(&out);
-    pthread_mutex_lock(&p->lock);
-    p->inflight[index].run_id = 0;
-    pthread_mutex_unlock(&p->lock);
+    set_inflight(p, index, 0);
     ac_node_wf_free(wf);
 }
 
@@ -269,13 +319,9 @@ int ac_node_wf_pool_start(const ac_node_wf_pool_cfg_t *cfg, ac_node_wf_pool_t **
     return 0;
 }
 
-int ac_node_wf_pool_submit(ac_node_wf_pool_t *p, const ac_node_wf_job_t *job)
+/* Queues a copy of job; the caller holds p->lock and has checked there is room. */
+static void enqueue(ac_node_wf_pool_t *p, const ac_node_wf_job_t *job)
 {
-    pthread_mutex_lock(&p->lock);
-    if (p->stopping || p->count == AC_NODE_WF_POOL_QUEUE) {
-        pthread_mutex_unlock(&p->lock);
-        return p->stopping ? -AC_ESTOPPED : -AC_EAGAIN;
-    }
     item_t *it = &p->queue[(p->head + p->count) % AC_NODE_WF_POOL_QUEUE];
     it->job = *job;
     it->name = job->workflow_name != NULL ? ac_strdup(job->workflow_name) : NULL;
@@ -286,6 +332,47 @@ int ac_node_wf_pool_submit(ac_node_wf_pool_t *p, const ac_node_wf_job_t *job)
         json_incref(it->job.extra_config);
     p->count++;
     pthread_cond_signal(&p->cond);
+}
+
+int ac_node_wf_pool_submit(ac_node_wf_pool_t *p, const ac_node_wf_job_t *job)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stopping || p->count + (size_t)p->reserved >= AC_NODE_WF_POOL_QUEUE) {
+        pthread_mutex_unlock(&p->lock);
+        return p->stopping ? -AC_ESTOPPED : -AC_EAGAIN;
+    }
+    enqueue(p, job);
+    pthread_mutex_unlock(&p->lock);
+    return 0;
+}
+
+int ac_node_wf_pool_reserve(ac_node_wf_pool_t *p, int n)
+{
+    pthread_mutex_lock(&p->lock);
+    int room = p->stopping ? 0 : AC_NODE_WF_POOL_QUEUE - (int)p->count - p->reserved;
+    int got = n < room ? n : room;
+    got = got > 0 ? got : 0;
+    p->reserved += got;
+    pthread_mutex_unlock(&p->lock);
+    return got;
+}
+
+void ac_node_wf_pool_unreserve(ac_node_wf_pool_t *p, int n)
+{
+    pthread_mutex_lock(&p->lock);
+    p->reserved -= n;
+    pthread_mutex_unlock(&p->lock);
+}
+
+int ac_node_wf_pool_submit_reserved(ac_node_wf_pool_t *p, const ac_node_wf_job_t *job)
+{
+    pthread_mutex_lock(&p->lock);
+    p->reserved--;
+    if (p->stopping) {
+        pthread_mutex_unlock(&p->lock);
+        return -AC_ESTOPPED;
+    }
+    enqueue(p, job);
     pthread_mutex_unlock(&p->lock);
     return 0;
 }
@@ -318,7 +405,10 @@ void ac_node_wf_pool_stop(ac_node_wf_pool_t *p)
         pthread_join(p->listener, NULL);
     while (p->count > 0) {
         item_t *it = &p->queue[p->head];
-        refuse(it, -AC_ESTOPPED, "node stopping");
+        if (it->job.run_id != 0) /* recorded up to its gate: stays running; recovery at the next start ends it */
+            ac_log_warn("workflow", "run_abandoned", "run=%lld reason=%s", (long long)it->job.run_id, "node stopping");
+        else
+            refuse(it, -AC_ESTOPPED, "node stopping");
         item_free(it);
         p->head = (p->head + 1) % AC_NODE_WF_POOL_QUEUE;
         p->count--;

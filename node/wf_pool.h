@@ -28,6 +28,13 @@ typedef struct ac_node_wf_job {
     void (*on_started)(void *arg, int64_t run_id);               /* the run row is committed */
     void (*on_refused)(void *arg, int code, const char *reason); /* not run: -AC_ENOENT, -AC_EPERM, ... */
     void *arg;
+    /* Or a run the trigger intake recorded up to its gate (then the fields above except input/extra_config are
+     * unused, and so are on_started/on_refused): */
+    int64_t run_id;
+    ac_node_wf_t *wf;                           /* a reference, handed over */
+    ac_node_wf_gate_t *gate;                    /* heap, handed over */
+    void (*on_held)(void *arg, int64_t run_id); /* the worker holds the run: the intake may let go */
+    void *held_arg;
 } ac_node_wf_job_t;
 
 typedef struct ac_node_wf_pool_cfg {
@@ -46,6 +53,14 @@ int ac_node_wf_pool_start(const ac_node_wf_pool_cfg_t *cfg, ac_node_wf_pool_t **
 void ac_node_wf_pool_stop(ac_node_wf_pool_t *p);
 /* Queues a job (copied). Returns 0, or -AC_EAGAIN when the queue is full (the callbacks are not called). */
 int ac_node_wf_pool_submit(ac_node_wf_pool_t *p, const ac_node_wf_job_t *job);
+/* Why a remote trigger of wf is refused before anything is recorded ("no_receive_gate", "requires_2fa",
+ * "unauthorized_node" for the authenticated "_source_node" of extra_config), or NULL when the gate admits it. */
+const char *ac_node_wf_remote_refusal(const ac_node_wf_t *wf, json_t *extra_config);
+/* Reserves up to n queue places for ac_node_wf_pool_submit_reserved; returns how many it reserved. */
+int ac_node_wf_pool_reserve(ac_node_wf_pool_t *p, int n);
+void ac_node_wf_pool_unreserve(ac_node_wf_pool_t *p, int n);
+/* Queues a job in a reserved place. Fails (-AC_ESTOPPED) only when the pool is stopping. */
+int ac_node_wf_pool_submit_reserved(ac_node_wf_pool_t *p, const ac_node_wf_job_t *job);
 /* Runs in flight and jobs waiting (for /metrics and tests). */
 void ac_node_wf_pool_stats(ac_node_wf_pool_t *p, int *running, int *queued);
 

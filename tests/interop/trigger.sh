@@ -156,6 +156,37 @@ for i in $(seq 50); do [ "$(sql "SELECT status FROM workflow_runs r JOIN workflo
 check "the sender run completed on_sent" [ "$(sql "SELECT step_results->'2'->>'branch' FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'sender'")" = on_sent ]
 kill "$beam" 2>/dev/null
 
+# A run that goes on after its gate: the intake records the row and the gate step, and holds the run until the
+# worker that goes on holds it too; then only the worker does (one advisory lock holder), and nobody once it is over.
+ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" config set shell.enabled true >/dev/null 2>&1
+ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" config set shell.whitelist '["sleep"]' >/dev/null 2>&1
+cat >"$T_DIR/slow.json" <<'JSON'
+{"version": 1, "workflow": {"name": "slow"},
+ "steps": [{"position": 1, "name": "gate", "skill": "receive_from_workflow", "config": {"allowed_nodes": ["e1@localhost"]}},
+           {"position": 2, "name": "nap", "skill": "shell", "config": {"command": "sleep 3"}}]}
+JSON
+ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" workflow import "$T_DIR/slow.json" >/dev/null 2>&1
+sql "UPDATE workflows SET enabled = true WHERE name = 'slow'"
+out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"slow\">>, 7, <<\"e1@localhost\">>], 5000)")
+check "slow started" grep -q '^{ok,started}$' <<<"$out"
+slow_run() { sql "SELECT $1 FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'slow'"; }
+run_holders() { sql "SELECT count(*) FROM pg_locks l, workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'slow' AND l.locktype = 'advisory' AND l.granted AND l.classid = x'41436c62'::bigint AND l.objid = r.id AND l.objsubid = 1"; }
+check "it is running, its gate step recorded with the row" [ "$(slow_run "status || '|' || (step_results->'1'->>'branch')")" = "running|on_success" ]
+for i in $(seq 30); do [ "$(run_holders)" = 1 ] && break; sleep 0.1; done
+check "exactly one session holds it: the worker's (the intake let go)" [ "$(run_holders)" = 1 ]
+check "recovery cannot take it while it runs" [ "$(sql "SELECT pg_try_advisory_xact_lock($((0x41436c6200000000)) + r.id) FROM workflow_runs r JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'slow'")" = f ]
+for i in $(seq 60); do [ "$(slow_run status)" = completed ] && break; sleep 0.2; done
+check "it completed after its second step" [ "$(slow_run "status || '|' || (step_results->'2'->>'branch')")" = "completed|on_success" ]
+check "two skill_outcomes rows" [ "$(sql "SELECT count(*) FROM skill_outcomes o JOIN workflow_runs r ON r.id = o.workflow_run_id JOIN workflows w ON w.id = r.workflow_id WHERE w.name = 'slow'")" = 2 ]
+check "nobody holds it once it is over" [ "$(run_holders)" = 0 ]
+
+# Triggers arriving together are recorded together: 40 concurrent calls, 40 runs, every caller answered once.
+max_before=$(sql "SELECT coalesce(max(id), 0) FROM workflow_runs")
+out=$(erl_eval e1 "begin Self = self(), [spawn(fun() -> Self ! rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, N, <<\"e1@localhost\">>], 10000) end) || N <- lists:seq(1, 40)], lists:usort([receive R -> R after 15000 -> timeout end || _ <- lists:seq(1, 40)]) end")
+check "40 concurrent triggers: all {ok,started}" grep -q '^\[{ok,started}\]$' <<<"$out"
+check "40 runs recorded and completed, one per input" \
+  [ "$(sql "SELECT count(DISTINCT result->'output') || '|' || count(*) FROM workflow_runs WHERE id > $max_before AND status = 'completed'")" = "40|40" ]
+
 # C -> C: a second node triggers the first one's gated workflow
 export DATABASE_URL2=$(db_create trig2)
 DATABASE_URL=$DATABASE_URL2 ALEXCLAW_DATA_DIR="$T_DIR/b" "$B" workflow import "$T_DIR/send.json" >/dev/null 2>&1

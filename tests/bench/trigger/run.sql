@@ -1,13 +1,6 @@
--- tests/bench/trigger/run.sql - pgbench script for bench_trigger.sh: the statements the node's executor sends for one
--- remote trigger of the one-step workflow "gated" (node/wf_pool.c, node/wf_exec.c), as bare SQL: load the workflow,
--- record the run row with its liveness lock and commit (the node answers {ok, started} here), record the gate step,
--- finish the run, unlock. Three commits. WID is replaced by the workflow's id.
-SELECT id, name, description, enabled, schedule, metadata, default_provider, node FROM workflows WHERE name = 'gated';
-SELECT id, position, name, skill, llm_tier, llm_model, prompt_template, config, input_from, routes FROM workflow_steps WHERE workflow_id = WID ORDER BY position, id;
-BEGIN;
-INSERT INTO workflow_runs (workflow_id, status, started_at, node) VALUES (WID, 'running', now() AT TIME ZONE 'utc', 'bench') RETURNING id \gset
-SELECT pg_advisory_lock(4702721604067524608 + :id);
-COMMIT;
-WITH u AS (UPDATE workflow_runs SET step_results = step_results || '{"1": {"name": "gate", "skill": "receive_from_workflow", "branch": "on_success", "output": {"n": 1, "from": "client@localhost"}}}'::jsonb, updated_at = now() AT TIME ZONE 'utc' WHERE id = :id AND status = 'running' RETURNING id) INSERT INTO skill_outcomes (workflow_run_id, step_position, skill_name, duration_ms, output_snapshot, metadata) SELECT id, 1, 'receive_from_workflow', 0, '{"output": "{\"from\":\"client@localhost\",\"n\":1}"}'::jsonb, '{"branch": "on_success"}'::jsonb FROM u RETURNING 1;
-UPDATE workflow_runs SET status = 'completed', completed_at = now() AT TIME ZONE 'utc', result = '{"output": {"n": 1, "from": "client@localhost"}}'::jsonb, error = NULL, updated_at = now() AT TIME ZONE 'utc' WHERE id = :id AND status = 'running';
-SELECT pg_advisory_unlock(4702721604067524608 + :id);
+-- tests/bench/trigger/run.sql - pgbench script for bench_trigger.sh: what the node sends to the database for one
+-- remote trigger of the one-step workflow "gated" that arrives alone (node/wf_intake.c, one_sql): the workflow comes
+-- from the intake's cache, so this one statement is all -- the run row, the gate step's record and skill_outcomes
+-- row, and the outcome (the gate ends this run); one commit, and the node answers {ok, started} after it. Triggers
+-- that arrive together share one statement of the same shape (group_sql). WID is replaced by the workflow's id.
+WITH ins AS (INSERT INTO workflow_runs (workflow_id, status, started_at, completed_at, result, error, step_results, node) VALUES (WID::bigint, 'completed'::text, now() AT TIME ZONE 'utc', CASE WHEN 'completed'::text <> 'running' THEN now() AT TIME ZONE 'utc' END, coalesce('{"output":{"n":1,"from":"client@localhost"}}'::jsonb, '{}'), NULL::text, '{"1":{"name":"gate","skill":"receive_from_workflow","branch":"on_success","output":{"n":1,"from":"client@localhost"}}}'::jsonb, 'bench'::text) RETURNING id), o AS (INSERT INTO skill_outcomes (workflow_run_id, step_position, skill_name, duration_ms, output_snapshot, metadata) SELECT id, 1::integer, 'receive_from_workflow'::text, 0::integer, '{"output":"{\"from\":\"client@localhost\",\"n\":1}"}'::jsonb, '{"branch":"on_success"}'::jsonb FROM ins RETURNING id) SELECT 0, id, CASE WHEN 'completed'::text = 'running' THEN pg_advisory_lock_shared(4702721604067524608 + id) END FROM ins;
