@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -289,4 +290,18 @@ int ac_policy_crypto_random(void *buf, size_t n)
         done += chunk;
     }
     return 0;
+}
+
+int ac_policy_crypto_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len, uint8_t out[32])
+{
+    unsigned int n = 0;
+    if (key_len > INT_MAX || HMAC(EVP_sha256(), key, (int)key_len, msg, msg_len, out, &n) == NULL || n != 32)
+        return -AC_ECRYPTO;
+    return 0;
+}
+
+int ac_policy_crypto_sha256(const void *msg, size_t msg_len, uint8_t out[32])
+{
+    unsigned int n = 0;
+    return EVP_Digest(msg, msg_len, out, &n, EVP_sha256(), NULL) == 1 && n == 32 ? 0 : -AC_ECRYPTO;
 }

@@ -65,6 +65,10 @@ int ac_policy_crypto_is_sealed(const char *s);
  * length of 0. */
 int ac_policy_crypto_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
 
+/* HMAC-SHA256 of msg under key, and SHA-256 of msg. OUT: out[32]. Return 0 or -AC_ECRYPTO. */
+int ac_policy_crypto_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len, uint8_t out[32]);
+int ac_policy_crypto_sha256(const void *msg, size_t msg_len, uint8_t out[32]);
+
 /* Fills n bytes at buf from OpenSSL's CSPRNG. Returns 0, or -AC_ECRYPTO (buf is then zeroed). */
 int ac_policy_crypto_random(void *buf, size_t n);
 

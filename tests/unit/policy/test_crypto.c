@@ -472,6 +472,24 @@ static void random_fills_the_buffer(void **state)
     assert_int_equal(ac_policy_crypto_random(NULL, 0), 0);
 }
 
+/* RFC 4231 test case 2 and the SHA-256 of "abc" (FIPS 180-2). */
+static void hmac_and_sha256_known_answers(void **state)
+{
+    (void)state;
+    static const uint8_t want_hmac[32] = {0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e, 0x6a, 0x04, 0x24,
+                                          0x26, 0x08, 0x95, 0x75, 0xc7, 0x5a, 0x00, 0x3f, 0x08, 0x9d, 0x27,
+                                          0x39, 0x83, 0x9d, 0xec, 0x58, 0xb9, 0x64, 0xec, 0x38, 0x43};
+    static const uint8_t want_sha[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+                                         0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+                                         0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
+    uint8_t out[32];
+    const char *msg = "what do ya want for nothing?";
+    assert_int_equal(ac_policy_crypto_hmac_sha256("Jefe", 4, msg, strlen(msg), out), 0);
+    assert_memory_equal(out, want_hmac, 32);
+    assert_int_equal(ac_policy_crypto_sha256("abc", 3, out), 0);
+    assert_memory_equal(out, want_sha, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +519,7 @@ int main(void)
         cmocka_unit_test(is_sealed_checks_the_prefix),
         cmocka_unit_test(ct_equal_compares_contents_and_lengths),
         cmocka_unit_test(random_fills_the_buffer),
+        cmocka_unit_test(hmac_and_sha256_known_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
