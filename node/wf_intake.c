@@ -13,34 +13,41 @@
 #include <time.h>
 
 #define CACHE_MAX   256
-#define NAME_MAX_DB 255               /* workflows.name is varchar(255) */
+#define NAME_MAX_DB 1020              /* workflows.name is varchar(255): characters, up to 4 bytes each */
 #define PAYLOAD_MAX (8 * 1024 * 1024) /* a group's records go in statements of about this size at most */
 #define STMT        "ac_intake_group"
 #define STMT_ONE    "ac_intake_one"
 
-/* One statement for a group: ids drawn first, so each input row knows its run; the rows, the gates' records, and
- * a shared liveness lock on every run that goes on, all committed at once. */
+/* One statement for a group: ids drawn first, so each input row knows its run; the rows (only for workflows that
+ * still exist: a cached workflow deleted meanwhile inserts nothing, and its caller is told so), the gates' records,
+ * then -- only once both inserts are done (the one-time filter on `o`) -- a shared liveness lock on every run that
+ * goes on. All committed at once. Locks are taken last because a session lock outlives a failed statement. */
 static const char group_sql[] =
     "WITH d AS MATERIALIZED (SELECT x.*, nextval(pg_get_serial_sequence('workflow_runs', 'id')) AS id "
     "FROM jsonb_to_recordset($1::jsonb) AS x(i integer, workflow_id bigint, status text, result jsonb, error text, "
     "step_results jsonb, pos integer, skill text, duration_ms integer, snapshot jsonb, metadata jsonb)), "
     "ins AS (INSERT INTO workflow_runs (id, workflow_id, status, started_at, completed_at, result, error, "
-    "step_results, node) SELECT id, workflow_id, status, now() AT TIME ZONE 'utc', CASE WHEN status <> 'running' "
-    "THEN now() AT TIME ZONE 'utc' END, coalesce(result, '{}'), error, step_results, $2 FROM d RETURNING id), "
+    "step_results, node) SELECT d.id, d.workflow_id, d.status, now() AT TIME ZONE 'utc', CASE WHEN d.status <> "
+    "'running' THEN now() AT TIME ZONE 'utc' END, coalesce(d.result, '{}'), d.error, d.step_results, $2 "
+    "FROM d JOIN workflows w ON w.id = d.workflow_id RETURNING id), "
     "o AS (INSERT INTO skill_outcomes (workflow_run_id, step_position, skill_name, duration_ms, output_snapshot, "
-    "metadata) SELECT id, pos, skill, duration_ms, snapshot, metadata FROM d RETURNING id) "
+    "metadata) SELECT d.id, d.pos, d.skill, d.duration_ms, d.snapshot, d.metadata FROM d JOIN ins ON ins.id = d.id "
+    "RETURNING workflow_run_id) "
     "SELECT d.i, d.id, CASE WHEN d.status = 'running' THEN pg_advisory_lock_shared($3::bigint + d.id) END "
-    "FROM d ORDER BY d.i";
+    "FROM d JOIN ins ON ins.id = d.id WHERE (SELECT count(*) FROM o) >= 0 ORDER BY d.i";
 
 /* The same for a trigger that arrives alone (the common case when triggers are few): parameters instead of a JSON
  * array to unpack, which saves the database a little work on every lone trigger. */
 static const char one_sql[] =
     "WITH ins AS (INSERT INTO workflow_runs (workflow_id, status, started_at, completed_at, result, error, "
-    "step_results, node) VALUES ($1::bigint, $2::text, now() AT TIME ZONE 'utc', CASE WHEN $2::text <> 'running' "
-    "THEN now() AT TIME ZONE 'utc' END, coalesce($3::jsonb, '{}'), $4::text, $5::jsonb, $6::text) RETURNING id), "
+    "step_results, node) SELECT $1::bigint, $2::text, now() AT TIME ZONE 'utc', CASE WHEN $2::text <> 'running' "
+    "THEN now() AT TIME ZONE 'utc' END, coalesce($3::jsonb, '{}'), $4::text, $5::jsonb, $6::text FROM workflows "
+    "WHERE id = $1::bigint RETURNING id), "
     "o AS (INSERT INTO skill_outcomes (workflow_run_id, step_position, skill_name, duration_ms, output_snapshot, "
-    "metadata) SELECT id, $7::integer, $8::text, $9::integer, $10::jsonb, $11::jsonb FROM ins RETURNING id) "
-    "SELECT 0, id, CASE WHEN $2::text = 'running' THEN pg_advisory_lock_shared($12::bigint + id) END FROM ins";
+    "metadata) SELECT id, $7::integer, $8::text, $9::integer, $10::jsonb, $11::jsonb FROM ins RETURNING "
+    "workflow_run_id) "
+    "SELECT 0, id, CASE WHEN $2::text = 'running' THEN pg_advisory_lock_shared($12::bigint + id) END FROM ins "
+    "WHERE (SELECT count(*) FROM o) >= 0";
 
 typedef struct {
     char *name;
@@ -63,6 +70,7 @@ struct ac_node_wf_intake {
     size_t head, count;
     ids_t held;    /* runs this connection holds until their worker does */
     ids_t release; /* of those, the ones to let go of now */
+    ids_t abandon; /* of those, the ones no worker could take over: to be marked failed first */
     bool stopping, stopped;
     ac_node_wf_intake_stats_t stats;
     /* the intake thread's own: */
@@ -142,6 +150,7 @@ static void drop_connection(ac_node_wf_intake_t *in)
     pthread_mutex_lock(&in->lock);
     in->held.n = 0;
     in->release.n = 0;
+    in->abandon.n = 0;
     pthread_mutex_unlock(&in->lock);
 }
 
@@ -213,6 +222,29 @@ static void let_go(ac_node_wf_intake_t *in, const ids_t *rel)
     free(arr.s);
 }
 
+/* Runs no worker could take over: failed, then let go of. */
+static void mark_abandoned(ac_node_wf_intake_t *in, const ids_t *ab)
+{
+    text_t arr = {0};
+    text_add(&arr, "{", 1);
+    for (size_t i = 0; i < ab->n; i++) {
+        char b[32];
+        int n = snprintf(b, sizeof(b), "%s%lld", i ? "," : "", (long long)ab->v[i]);
+        text_add(&arr, b, (size_t)n);
+    }
+    text_add(&arr, "}", 1);
+    const char *p[] = {arr.s};
+    PQclear(PQexecParams(in->db,
+                         "UPDATE workflow_runs SET status = 'failed', completed_at = now() AT TIME ZONE 'utc', "
+                         "updated_at = now() AT TIME ZONE 'utc', error = 'the executor could not take the run over "
+                         "(its database connection failed)' WHERE id = ANY($1::bigint[]) AND status = 'running'",
+                         1, NULL, p, NULL, NULL, 0));
+    free(arr.s);
+    for (size_t i = 0; i < ab->n; i++)
+        ac_log_warn("workflow", "run_abandoned", "run=%lld reason=%s", (long long)ab->v[i], "no worker could hold it");
+    let_go(in, ab);
+}
+
 /* The workflow named `name`: 0 (*wf is the cache's), -AC_ENOENT, or a database error. */
 static int lookup(ac_node_wf_intake_t *in, const char *name, ac_node_wf_t **wf, ac_errmsg_t *err)
 {
@@ -237,8 +269,8 @@ static int lookup(ac_node_wf_intake_t *in, const char *name, ac_node_wf_t **wf, 
     return rc;
 }
 
-/* Appends the run row of e (index i in its statement) to rows. */
-static void add_row(text_t *rows, size_t i, const entry_t *e)
+/* The run row of e (index i in its statement) as JSON text (from malloc). */
+static char *row_text(size_t i, const entry_t *e)
 {
     const ac_node_wf_gate_t *g = e->gate;
     json_t *results, *snap, *meta;
@@ -252,21 +284,21 @@ static void add_row(text_t *rows, size_t i, const entry_t *e)
         json_object_set(row, "result", g->outcome.result);
     else if (g->end)
         json_object_set_new(row, "error", json_string(g->outcome.error));
-    char *s = json_dumps(row, JSON_COMPACT);
+    char *text = json_dumps(row, JSON_COMPACT);
     json_decref(row);
-    text_add(rows, rows->len == 0 ? "[" : ",", 1);
-    text_add(rows, s, strlen(s));
-    free(s);
+    return text;
 }
 
-static void held_cb(void *arg, int64_t run_id)
+/* A worker took over run_id (held), or could not (its connection failed): the intake lets go of its own hold, after
+ * marking the run failed in the second case (its caller was told it started; it must not stay `running`). */
+static void held_cb(void *arg, int64_t run_id, bool held)
 {
     ac_node_wf_intake_t *in = arg;
     pthread_mutex_lock(&in->lock);
     for (size_t i = 0; !in->stopped && i < in->held.n; i++) {
         if (in->held.v[i] == run_id) {
             in->held.v[i] = in->held.v[--in->held.n];
-            ids_push(&in->release, run_id);
+            ids_push(held ? &in->release : &in->abandon, run_id);
             pthread_cond_signal(&in->cond);
             break;
         }
@@ -344,39 +376,21 @@ static PGresult *record_one(ac_node_wf_intake_t *in, const entry_t *e, const cha
     return r;
 }
 
-/* Records entries e[0..n) in one statement and answers each caller. */
-static void flush(ac_node_wf_intake_t *in, entry_t *e, size_t n, text_t *rows)
+/* The statement succeeded: answers each caller whose row came back and hands its run on. A row that did not come back
+ * belongs to a workflow deleted since it was cached: nothing was inserted for it. */
+static void answer(ac_node_wf_intake_t *in, entry_t *e, size_t n, PGresult *r)
 {
-    if (n == 0)
-        return;
-    char base[32];
-    snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
-    PGresult *r = in->db == NULL ? NULL : n == 1 ? record_one(in, &e[0], base) : record_group(in, rows, base);
-    rows->len = 0;
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || (size_t)PQntuples(r) != n) {
-        bool down = in->db == NULL || PQstatus(in->db) != CONNECTION_OK;
-        ac_log_error("workflow", "intake_record_failed", "runs=%zu error=%s", n,
-                     in->db != NULL ? PQerrorMessage(in->db) : "no connection");
-        PQclear(r);
-        for (size_t i = 0; i < n; i++) {
-            if (!e[i].gate->end)
-                ac_node_wf_pool_unreserve(in->cfg.pool, 1);
-            entry_clear(&e[i]);
-            refuse(in, e[i].job, down ? -AC_EDBDOWN : -AC_EDB, "database error");
-        }
-        if (down && in->db != NULL)
-            drop_connection(in);
-        return;
-    }
+    bool *done = ac_calloc(n, sizeof(bool));
     pthread_mutex_lock(&in->lock);
     in->stats.groups++;
-    in->stats.recorded += n;
+    in->stats.recorded += (uint64_t)PQntuples(r);
     pthread_mutex_unlock(&in->lock);
     for (int row = 0; row < PQntuples(r); row++) {
         size_t i = strtoul(PQgetvalue(r, row, 0), NULL, 10);
         int64_t run_id = strtoll(PQgetvalue(r, row, 1), NULL, 10);
-        if (i >= n || e[i].gate == NULL)
-            continue; /* cannot happen: one row per input, in order */
+        if (i >= n || done[i])
+            continue;
+        done[i] = true;
         if (!e[i].gate->end) {
             pthread_mutex_lock(&in->lock);
             ids_push(&in->held, run_id);
@@ -386,7 +400,65 @@ static void flush(ac_node_wf_intake_t *in, entry_t *e, size_t n, text_t *rows)
         e[i].job->on_started(e[i].job->arg, run_id);
         hand_over(in, &e[i], run_id);
     }
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        if (!e[i].gate->end)
+            ac_node_wf_pool_unreserve(in->cfg.pool, 1);
+        entry_clear(&e[i]);
+        refuse(in, e[i].job, -AC_ENOENT, "workflow_not_found");
+    }
+    free(done);
+}
+
+/* Records entries e[0..n) in one statement and answers each caller. */
+static void flush(ac_node_wf_intake_t *in, entry_t *e, size_t n, text_t *rows)
+{
+    if (n == 0)
+        return;
+    if (in->db == NULL)
+        connect_if_needed(in);
+    char base[32];
+    snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
+    PGresult *r = in->db == NULL ? NULL : n == 1 ? record_one(in, &e[0], base) : record_group(in, rows, base);
+    rows->len = 0;
+    if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+        answer(in, e, n, r);
+        PQclear(r);
+        return;
+    }
+    bool down = in->db == NULL || PQstatus(in->db) != CONNECTION_OK;
+    ac_log_error("workflow", "intake_record_failed", "runs=%zu error=%s", n,
+                 in->db != NULL ? PQerrorMessage(in->db) : "no connection");
     PQclear(r);
+    /* A session lock outlives a failed statement. Locks come last in the statement, but start afresh all the same, so
+     * that none can linger (the runs this connection held for workers still on their way check their status). */
+    if (in->db != NULL)
+        drop_connection(in);
+    if (n > 1 && connect_if_needed(in) == 0) {
+        for (size_t i = 0; i < n; i++) /* one bad row must not fail the others: each alone */
+            flush(in, &e[i], 1, rows);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!e[i].gate->end)
+            ac_node_wf_pool_unreserve(in->cfg.pool, 1);
+        entry_clear(&e[i]);
+        refuse(in, e[i].job, down ? -AC_EDBDOWN : -AC_EDB, "database error");
+    }
+}
+
+/* A gate whose config can send it to another skill (a fallback when its breaker is open or the skill is missing)
+ * may do real I/O: such triggers take the executor pool's path, as a whole run on a worker. */
+static bool gate_needs_worker(const ac_node_wf_t *wf)
+{
+    static const char *const keys[] = {"on_circuit_open", "on_missing_skill"};
+    for (size_t i = 0; i < 2; i++) {
+        const char *mode = json_string_value(json_object_get(wf->steps[0].config, keys[i]));
+        if (mode != NULL && strcmp(mode, "fallback") == 0)
+            return true;
+    }
+    return false;
 }
 
 /* Admits, runs the gates of, records and answers a group of triggers. */
@@ -400,18 +472,28 @@ static void process(ac_node_wf_intake_t *in, ac_node_wf_job_t *group, size_t n)
         ac_node_wf_job_t *job = &group[k];
         ac_errmsg_t err = {{0}};
         ac_node_wf_t *wf = NULL;
+        if (in->db == NULL)
+            connect_if_needed(in);
         int rc = in->db != NULL ? lookup(in, job->workflow_name, &wf, &err) : -AC_EDBDOWN;
         if (rc == 0 && !wf->enabled)
             rc = -AC_ENOENT;
         if (rc != 0) {
             if (rc != -AC_ENOENT && in->db != NULL && PQstatus(in->db) != CONNECTION_OK)
-                drop_connection(in); /* entries so far use the cache's workflows: record them first */
+                drop_connection(in); /* entries so far hold their own workflow references */
             refuse(in, job, rc, rc == -AC_ENOENT ? "workflow_not_found" : "database unreachable");
             continue;
         }
         const char *reason = ac_node_wf_remote_refusal(wf, job->extra_config);
         if (reason != NULL) {
             refuse(in, job, -AC_EPERM, reason);
+            continue;
+        }
+        if (gate_needs_worker(wf)) {
+            int prc = ac_node_wf_pool_submit(in->cfg.pool, job); /* copies what it keeps */
+            if (prc != 0)
+                refuse(in, job, -AC_EAGAIN, "busy");
+            else
+                job_release(job);
             continue;
         }
         ac_node_wf_gate_t *gate = ac_malloc(sizeof(*gate));
@@ -423,14 +505,21 @@ static void process(ac_node_wf_intake_t *in, ac_node_wf_job_t *group, size_t n)
             refuse(in, job, -AC_EAGAIN, "busy");
             continue;
         }
-        e[ne] = (entry_t){job, ac_node_wf_retain(wf), gate};
-        add_row(&rows, ne, &e[ne]);
-        ne++;
-        if (rows.len > PAYLOAD_MAX) {
+        entry_t entry = {job, ac_node_wf_retain(wf), gate};
+        char *row = row_text(ne, &entry);
+        size_t rlen = row != NULL ? strlen(row) : 0;
+        if (ne > 0 && rows.len + rlen > PAYLOAD_MAX) { /* a statement of about PAYLOAD_MAX at most */
             flush(in, e, ne, &rows);
             memset(e, 0, ne * sizeof(*e));
             ne = 0;
+            free(row);
+            row = row_text(0, &entry);
+            rlen = row != NULL ? strlen(row) : 0;
         }
+        e[ne++] = entry;
+        text_add(&rows, rows.len == 0 ? "[" : ",", 1);
+        text_add(&rows, row != NULL ? row : "null", row != NULL ? rlen : 4);
+        free(row);
     }
     flush(in, e, ne, &rows);
     free(rows.s);
@@ -446,7 +535,7 @@ static void *intake_main(void *arg)
     ac_node_wf_job_t *group = ac_calloc(AC_NODE_WF_INTAKE_GROUP, sizeof(*group));
     for (;;) {
         pthread_mutex_lock(&in->lock);
-        if (in->count == 0 && in->release.n == 0 && !in->stopping) {
+        if (in->count == 0 && in->release.n == 0 && in->abandon.n == 0 && !in->stopping) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_sec += 1; /* at least once a second: read notifications, so the server never queues them up */
@@ -462,16 +551,18 @@ static void *intake_main(void *arg)
             in->head = (in->head + 1) % AC_NODE_WF_INTAKE_QUEUE;
             in->count--;
         }
-        ids_t rel = in->release;
-        in->release = (ids_t){0};
+        ids_t rel = in->release, ab = in->abandon;
+        in->release = in->abandon = (ids_t){0};
         pthread_mutex_unlock(&in->lock);
         if ((n > 0 || in->db != NULL) && connect_if_needed(in) == 0) {
+            if (ab.n > 0)
+                mark_abandoned(in, &ab);
             if (rel.n > 0)
                 let_go(in, &rel);
-            if (in->db != NULL)
-                poll_notifications(in);
+            poll_notifications(in);
         }
         free(rel.v);
+        free(ab.v);
         if (n > 0)
             process(in, group, n);
     }
@@ -558,6 +649,7 @@ void ac_node_wf_intake_free(ac_node_wf_intake_t *in)
     free(in->queue);
     free(in->held.v);
     free(in->release.v);
+    free(in->abandon.v);
     ac_free_secret_str(in->conninfo);
     free(in);
 }

@@ -126,18 +126,25 @@ static void set_inflight(ac_node_wf_pool_t *p, int index, int64_t run_id)
 }
 
 /* Goes on with a run the intake recorded up to its gate: first this worker's own hold on it, then the intake may let
- * go of its own. A run that cannot be held stays `running` with nobody holding it: recovery marks it failed. */
+ * go of its own. A run that is no longer running (cancelled, or ended by recovery while it waited here) is left as it
+ * is. A run this worker cannot hold (its connection failed) is marked failed by the intake. */
 static void resume_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
 {
     ac_errmsg_t err = {{0}};
     int64_t run_id = it->job.run_id;
+    bool running = false;
     int rc = ensure_db(p, db, &err);
     if (rc == 0)
-        rc = ac_node_wf_record_hold(*db, run_id, &err);
+        rc = ac_node_wf_record_hold(*db, run_id, &running, &err);
     if (it->job.on_held != NULL)
-        it->job.on_held(it->job.held_arg, run_id);
+        it->job.on_held(it->job.held_arg, run_id, rc == 0);
     if (rc != 0) {
         ac_log_error("workflow", "resume_failed", "run=%lld error=%s", (long long)run_id, err.msg);
+        return;
+    }
+    if (!running) {
+        ac_node_wf_record_unhold(*db, run_id);
+        ac_log_info("workflow", "run_not_resumed", "run=%lld reason=%s", (long long)run_id, "no longer running");
         return;
     }
     set_inflight(p, index, run_id);
@@ -181,7 +188,7 @@ static void run_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
             return;
         }
     }
-    if (it->job.trigger != AC_WF_TRIGGER_PERSON && ac_node_wf_requires_2fa(wf)) {
+    if ((it->job.trigger != AC_WF_TRIGGER_PERSON || it->job.refuse_2fa) && ac_node_wf_requires_2fa(wf)) {
         refuse(it, -AC_EPERM, "requires_2fa");
         ac_node_wf_free(wf);
         return;

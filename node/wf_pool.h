@@ -24,6 +24,7 @@ typedef struct ac_node_wf_job {
     json_t *input;             /* borrowed at submit, referenced by the pool */
     json_t *extra_config;      /* same */
     ac_node_wf_trigger_t trigger;
+    bool refuse_2fa; /* a person whose second factor was not checked: a requires_2fa workflow is refused */
     /* Exactly one of these is called, on a worker thread: */
     void (*on_started)(void *arg, int64_t run_id);               /* the run row is committed */
     void (*on_refused)(void *arg, int code, const char *reason); /* not run: -AC_ENOENT, -AC_EPERM, ... */
@@ -31,9 +32,10 @@ typedef struct ac_node_wf_job {
     /* Or a run the trigger intake recorded up to its gate (then the fields above except input/extra_config are
      * unused, and so are on_started/on_refused): */
     int64_t run_id;
-    ac_node_wf_t *wf;                           /* a reference, handed over */
-    ac_node_wf_gate_t *gate;                    /* heap, handed over */
-    void (*on_held)(void *arg, int64_t run_id); /* the worker holds the run: the intake may let go */
+    ac_node_wf_t *wf;        /* a reference, handed over */
+    ac_node_wf_gate_t *gate; /* heap, handed over */
+    /* the worker holds the run (held) or could not (its connection failed): the intake may let go */
+    void (*on_held)(void *arg, int64_t run_id, bool held);
     void *held_arg;
 } ac_node_wf_job_t;
 

@@ -3,6 +3,7 @@
 
 #include "node/db.h"
 #include "node/log.h"
+#include "policy/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,13 +24,6 @@ void ac_node_wf_outcome_clear(ac_node_wf_outcome_t *out)
     memset(out, 0, sizeof(*out));
 }
 
-json_t *ac_node_wf_result_of(json_t *v)
-{
-    json_t *r = json_object();
-    json_object_set(r, "output", v != NULL ? v : json_null());
-    return r;
-}
-
 /* Length of the longest prefix of s (at most max bytes) that ends on a UTF-8 character boundary. */
 static size_t utf8_cut(const char *s, size_t len, size_t max)
 {
@@ -41,23 +35,101 @@ static size_t utf8_cut(const char *s, size_t len, size_t max)
     return n;
 }
 
-/* A JSON value fit for storage: itself, or (when its encoding is larger than STORED_OUTPUT_MAX) its text cut on a
- * character boundary. Never NULL. */
-static json_t *storable(json_t *v)
+/* PostgreSQL's jsonb cannot hold U+0000, which JSON (and a remote peer's data) can: such characters are stored as
+ * U+FFFD. */
+static bool has_nul(json_t *v)
 {
-    if (v == NULL)
+    if (json_is_string(v))
+        return memchr(json_string_value(v), '\0', json_string_length(v)) != NULL;
+    size_t i;
+    json_t *x;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, x)
+        {
+            if (has_nul(x))
+                return true;
+        }
+    }
+    if (json_is_object(v)) {
+        for (void *it = json_object_iter(v); it != NULL; it = json_object_iter_next(v, it))
+            if (memchr(json_object_iter_key(it), '\0', json_object_iter_key_len(it)) != NULL ||
+                has_nul(json_object_iter_value(it)))
+                return true;
+    }
+    return false;
+}
+
+/* s[0..n) with every NUL replaced by U+FFFD; from malloc, *out_len set. */
+static char *replace_nul(const char *s, size_t n, size_t *out_len)
+{
+    char *o = ac_malloc(3 * n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0') {
+            memcpy(o + k, "\xef\xbf\xbd", 3);
+            k += 3;
+        } else {
+            o[k++] = s[i];
+        }
+    }
+    o[k] = '\0';
+    *out_len = k;
+    return o;
+}
+
+static json_t *scrubbed(json_t *v)
+{
+    size_t n;
+    if (json_is_string(v)) {
+        char *t = replace_nul(json_string_value(v), json_string_length(v), &n);
+        json_t *r = json_stringn(t, n);
+        free(t);
+        return r != NULL ? r : json_string("");
+    }
+    if (json_is_array(v)) {
+        json_t *a = json_array(), *x;
+        size_t i;
+        json_array_foreach(v, i, x) json_array_append_new(a, scrubbed(x));
+        return a;
+    }
+    if (json_is_object(v)) {
+        json_t *o = json_object();
+        for (void *it = json_object_iter(v); it != NULL; it = json_object_iter_next(v, it)) {
+            char *k = replace_nul(json_object_iter_key(it), json_object_iter_key_len(it), &n);
+            json_object_setn_new(o, k, n, scrubbed(json_object_iter_value(it)));
+            free(k);
+        }
+        return o;
+    }
+    return json_incref(v);
+}
+
+/* A JSON value fit for storage: itself, or (when its encoding is larger than STORED_OUTPUT_MAX) its text cut on a
+ * character boundary; U+0000 replaced. Never NULL. */
+static json_t *storable(json_t *in)
+{
+    if (in == NULL)
         return json_null();
+    json_t *v = has_nul(in) ? scrubbed(in) : json_incref(in);
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     size_t n = s != NULL ? strlen(s) : 0;
     if (s != NULL && n <= STORED_OUTPUT_MAX) {
         free(s);
-        return json_incref(v);
+        return v;
     }
     const char *src = json_is_string(v) ? json_string_value(v) : s;
     size_t srclen = json_is_string(v) ? json_string_length(v) : n;
     json_t *cut = src != NULL ? json_stringn(src, utf8_cut(src, srclen, STORED_OUTPUT_MAX)) : NULL;
     free(s);
+    json_decref(v);
     return cut != NULL ? cut : json_string("(output not storable)");
+}
+
+json_t *ac_node_wf_result_of(json_t *v)
+{
+    json_t *r = json_object();
+    json_object_set_new(r, "output", storable(v));
+    return r;
 }
 
 static json_t *snapshot(json_t *v)
@@ -215,16 +287,29 @@ int ac_node_wf_record_start(PGconn *c, const ac_node_wf_t *wf, const char *node,
     return rc;
 }
 
-int ac_node_wf_record_hold(PGconn *c, int64_t run_id, ac_errmsg_t *err)
+int ac_node_wf_record_hold(PGconn *c, int64_t run_id, bool *running, ac_errmsg_t *err)
 {
     char id[32], base[32];
     snprintf(id, sizeof(id), "%lld", (long long)run_id);
     snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
     const char *p[] = {id, base};
-    PGresult *r = PQexecParams(c, "SELECT pg_advisory_lock_shared($2::bigint + $1::bigint)", 2, NULL, p, NULL, NULL, 0);
-    int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : db_error(c, err, "holding run");
+    PGresult *r = PQexecParams(c,
+                               "SELECT pg_advisory_lock_shared($2::bigint + $1::bigint), "
+                               "(SELECT status = 'running' FROM workflow_runs WHERE id = $1::bigint)",
+                               2, NULL, p, NULL, NULL, 0);
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 ? 0 : db_error(c, err, "holding run");
+    *running = rc == 0 && strcmp(PQgetvalue(r, 0, 1), "t") == 0;
     PQclear(r);
     return rc;
+}
+
+void ac_node_wf_record_unhold(PGconn *c, int64_t run_id)
+{
+    char id[32], base[32];
+    snprintf(id, sizeof(id), "%lld", (long long)run_id);
+    snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
+    const char *p[] = {id, base};
+    PQclear(PQexecParams(c, "SELECT pg_advisory_unlock_shared($2::bigint + $1::bigint)", 2, NULL, p, NULL, NULL, 0));
 }
 
 void ac_node_wf_record_finish(PGconn *c, int64_t run_id, ac_node_wf_outcome_t *out)

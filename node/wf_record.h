@@ -51,8 +51,11 @@ void ac_node_wf_outcome_clear(ac_node_wf_outcome_t *out);
  * OUT: *run_id. */
 int ac_node_wf_record_start(PGconn *c, const ac_node_wf_t *wf, const char *node, int64_t *run_id, ac_errmsg_t *err);
 
-/* Takes the liveness lock of a run another session recorded (and still holds). */
-int ac_node_wf_record_hold(PGconn *c, int64_t run_id, ac_errmsg_t *err);
+/* Takes the liveness lock of a run another session recorded (and still holds), and tells whether the run is still
+ * `running` (OUT: *running). */
+int ac_node_wf_record_hold(PGconn *c, int64_t run_id, bool *running, ac_errmsg_t *err);
+/* Lets go of this session's liveness lock on a run. */
+void ac_node_wf_record_unhold(PGconn *c, int64_t run_id);
 
 /* Commits one step: its entry in step_results and its skill_outcomes row, in one statement. With fin (the run ends
  * with this step) the same statement records the outcome and releases this session's liveness lock. Returns 0,
@@ -64,7 +67,8 @@ int ac_node_wf_record_step(PGconn *c, int64_t run_id, const ac_node_wf_step_t *s
  * a cancelled outcome (the caller hears what the database says). */
 void ac_node_wf_record_finish(PGconn *c, int64_t run_id, ac_node_wf_outcome_t *out);
 
-/* {"output": v}, the result of a completed run (v NULL: JSON null). */
+/* {"output": v}, the result of a completed run (v NULL: JSON null), stored as step outputs are (cut beyond 1 MiB,
+ * U+0000 replaced by U+FFFD, which jsonb cannot hold). */
 json_t *ac_node_wf_result_of(json_t *v);
 
 #endif

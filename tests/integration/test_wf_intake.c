@@ -39,6 +39,24 @@ static int t_tag(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_r
 }
 static const ac_skill_def_t d_tag = {"t_tag", "", any_routes, "", false, t_tag};
 
+/* Blocks its worker until the test opens the gate (`release`), so that later jobs wait in the pool's queue. */
+static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hold_cond = PTHREAD_COND_INITIALIZER;
+static int held_open, hold_entered;
+static int t_hold(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_result_t *res)
+{
+    (void)ctx;
+    (void)a;
+    pthread_mutex_lock(&hold_lock);
+    hold_entered++;
+    pthread_cond_broadcast(&hold_cond);
+    while (!held_open)
+        pthread_cond_wait(&hold_cond, &hold_lock);
+    pthread_mutex_unlock(&hold_lock);
+    return ac_skill_ok(res, json_string("held"), NULL);
+}
+static const ac_skill_def_t d_hold = {"t_hold", "", any_routes, "", false, t_hold};
+
 /* What each caller heard. */
 typedef struct {
     int64_t run_id; /* started */
@@ -110,9 +128,11 @@ static int setup(void **state)
     f->reg = ac_skills_registry_new();
     ac_skills_registry_add_core(f->reg);
     ac_skills_registry_add(f->reg, &d_tag, false);
+    ac_skills_registry_add(f->reg, &d_hold, false);
+    held_open = hold_entered = 0;
     f->br = ac_skills_breakers_new(3, 300000);
     ac_skill_ctx_t base = {.settings = f->s, .node_name = "test@localhost"};
-    ac_node_wf_pool_cfg_t pcfg = {f->ci, 2, f->reg, f->br, base};
+    ac_node_wf_pool_cfg_t pcfg = {f->ci, 1, f->reg, f->br, base}; /* one worker: later jobs queue */
     if (ac_node_wf_pool_start(&pcfg, &f->pool, &err) != 0)
         fail_msg("pool: %s", err.msg);
     ac_node_wf_intake_cfg_t icfg = {f->ci, f->pool, f->reg, f->br, base};
@@ -158,7 +178,7 @@ static void make(fx_t *f, const char *name, const char *meta, const char *steps_
 
 #define GATE(allowed)                                                                                                  \
     "{\"position\":1,\"name\":\"gate\",\"skill\":\"receive_from_workflow\",\"config\":{\"allowed_nodes\":" allowed "}" \
-                                                                                                                   "}"
+    "}"
 
 /* Queues a trigger of `name` from `peer` with input `data` as caller number i. */
 static void trigger(fx_t *f, int i, const char *name, const char *peer, json_t *data)
@@ -324,23 +344,80 @@ static void a_failed_statement_answers_its_whole_group(void **state)
 {
     fx_t *f = *state;
     make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
+    make(f, "two", "", "[" GATE("[\"a@h\"]") ",{\"position\":2,\"name\":\"t\",\"skill\":\"t_tag\"}]");
     trigger(f, 0, "gated", "a@h", json_integer(1));
     wait_answers(f, 1);
-    /* the next statement fails inside the database: every caller of its group hears it, nothing is recorded */
+    /* the next statements fail inside the database: every caller hears it, nothing is recorded, and no liveness lock
+     * of a run that does not exist is left behind (a session lock would outlive the failed statement) */
     ac_test_db_exec(f->c, "ALTER TABLE skill_outcomes ADD CONSTRAINT no_more CHECK (step_position < 0) NOT VALID");
     for (int i = 1; i <= 3; i++)
-        trigger(f, i, "gated", "a@h", json_integer(i));
+        trigger(f, i, i == 2 ? "gated" : "two", "a@h", json_integer(i));
     wait_answers(f, 4);
     for (int i = 1; i <= 3; i++) {
         assert_int_equal(f->answers[i].calls, 1);
         assert_int_equal(f->answers[i].code, -AC_EDB);
     }
     assert_q(f, "SELECT count(*) FROM workflow_runs", "1");
+    eventually(f, HELD, "0");
     /* and the intake goes on once the database accepts rows again */
     ac_test_db_exec(f->c, "ALTER TABLE skill_outcomes DROP CONSTRAINT no_more");
     trigger(f, 4, "gated", "a@h", json_integer(5));
     wait_answers(f, 5);
     assert_true(f->answers[4].run_id > 0);
+}
+
+static void a_bad_value_does_not_fail_the_others(void **state)
+{
+    fx_t *f = *state;
+    make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
+    PGconn *blocker = ac_test_db_connect(f->ci);
+    ac_test_db_exec(blocker, "BEGIN");
+    ac_test_db_exec(blocker, "LOCK TABLE skill_outcomes IN EXCLUSIVE MODE");
+    trigger(f, 0, "gated", "a@h", json_integer(0));
+    trigger(f, 1, "gated", "a@h", json_stringn("nul\0here", 8)); /* jsonb cannot hold U+0000 */
+    trigger(f, 2, "gated", "a@h", json_integer(2));
+    usleep(200000);
+    ac_test_db_exec(blocker, "COMMIT");
+    PQfinish(blocker);
+    wait_answers(f, 3);
+    for (int i = 0; i < 3; i++)
+        assert_true(f->answers[i].run_id > 0);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT result->>'output' FROM workflow_runs WHERE id = %lld",
+             (long long)f->answers[1].run_id);
+    assert_q(f, sql, "nul\xef\xbf\xbdhere");
+}
+
+static void a_run_cancelled_while_queued_does_not_go_on(void **state)
+{
+    fx_t *f = *state;
+    make(f, "busy", "", "[{\"position\":1,\"name\":\"h\",\"skill\":\"t_hold\"}]");
+    make(f, "two", "",
+         "[" GATE("[\"a@h\"]") ",{\"position\":2,\"name\":\"t\",\"skill\":\"t_tag\",\"config\":{\"tag\":\"!\"}}]");
+    /* the pool's one worker is busy */
+    ac_node_wf_job_t job = {.workflow_name = "busy", .trigger = AC_WF_TRIGGER_PERSON};
+    assert_int_equal(ac_node_wf_pool_submit(f->pool, &job), 0);
+    pthread_mutex_lock(&hold_lock);
+    while (!hold_entered)
+        pthread_cond_wait(&hold_cond, &hold_lock);
+    pthread_mutex_unlock(&hold_lock);
+    trigger(f, 0, "two", "a@h", json_string("x"));
+    wait_answers(f, 1);
+    char sql[256];
+    snprintf(sql, sizeof(sql), "UPDATE workflow_runs SET status = 'cancelled' WHERE id = %lld",
+             (long long)f->answers[0].run_id);
+    ac_test_db_exec(f->c, sql);
+    pthread_mutex_lock(&hold_lock);
+    held_open = 1;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_lock);
+    eventually(f, "SELECT count(*) FROM workflow_runs WHERE status = 'completed'", "1"); /* "busy" */
+    eventually(f, HELD, "0");
+    snprintf(sql, sizeof(sql),
+             "SELECT status || '|' || count(o.id) FROM workflow_runs r LEFT JOIN skill_outcomes o "
+             "ON o.workflow_run_id = r.id WHERE r.id = %lld GROUP BY r.status",
+             (long long)f->answers[0].run_id);
+    assert_q(f, sql, "cancelled|1"); /* the gate's record only: step 2 never ran */
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -350,7 +427,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(triggers_arriving_together_share_one_commit), T(refusals_leave_no_row),
         T(a_run_that_goes_on_is_finished_by_a_worker),  T(a_change_reaches_the_cache_at_once),
-        T(a_failed_statement_answers_its_whole_group),
+        T(a_failed_statement_answers_its_whole_group),  T(a_bad_value_does_not_fail_the_others),
+        T(a_run_cancelled_while_queued_does_not_go_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
