@@ -31,7 +31,13 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
     {"DIST_PORT_MAX",           NULL, "DIST_PORT_MIN",                  NULL, NULL, 0,
      "Highest port the distribution listener may use."},
     {"BIND_ADDRESS",            NULL, "127.0.0.1",                      NULL, NULL, 0,
-     "Address the node's listeners bind (the admin UI from issue 5; the distribution listener unless DIST_BIND_ADDRESS is set)."},
+     "Address the node's listeners bind (the admin UI; the distribution listener unless DIST_BIND_ADDRESS is set). Keep it on loopback behind a TLS reverse proxy (see deploy/)."},
+    {"PORT",                    NULL, "5001",                           NULL, NULL, 0,
+     "Port of the admin UI (HTTP, or HTTPS with TLS_CERT_FILE); 0 picks a free port (logged)."},
+    {"TLS_CERT_FILE",           NULL, "none (plain HTTP)",              NULL, NULL, 0,
+     "PEM certificate chain: the admin UI serves HTTPS (HTTP/2 with ALPN) itself. Needs TLS_KEY_FILE."},
+    {"TLS_KEY_FILE",            NULL, "none",                           NULL, NULL, 0,
+     "PEM private key matching TLS_CERT_FILE."},
     {"DIST_BIND_ADDRESS",       NULL, "BIND_ADDRESS",                   NULL, NULL, 0,
      "Address the distribution listener binds; it must be what the host part of NODE_NAME resolves to."},
     {"ERL_EPMD_PORT",           NULL, "4369",                           NULL, NULL, 0,
@@ -58,6 +64,8 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
      "pg_dump the db_backup skill runs (tests)."},
     {"ALEXCLAW_MIGRATIONS_DIR", NULL, "the migrations built into the binary", NULL, NULL, D,
      "Read migrations from this directory instead (development and tests)."},
+    {"ALEXCLAW_WEB_SESSION_SECONDS", NULL, "28800 (8 hours)",              NULL, NULL, D,
+     "Lifetime of admin UI sessions (tests)."},
 
     /* Settings. The env column seeds the value on first boot only. */
     {NULL, "telegram.enabled",        "true",  "boolean", "telegram", 0, "Poll Telegram for the owner's messages."},
@@ -80,6 +88,7 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
     {NULL, "github.webhook_secret",   "",      "string",  "github", S, "Secret of the GitHub webhook; empty: every webhook is rejected."},
     {NULL, "github.default_repo",     "",      "string",  "github", 0, "owner/repo used when a command names none."},
     {NULL, "github.watched_branches", "main,master", "string", "github", 0, "Comma-separated branches whose pushes are reviewed."},
+    {NULL, "github.webhook_workflow", "",      "string",  "github", 0, "Workflow that receives accepted GitHub webhook events as input {event, delivery, payload}; empty: none."},
     {NULL, "github.security_focus",   "",      "string",  "github", 0, "Extra focus for security reviews."},
 
     {NULL, "shell.enabled",           "false", "boolean", "shell", 0, "Allow the shell skill and /shell at all."},
@@ -100,6 +109,8 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
     {NULL, "auth.rate_limit.max_attempts", "5", "integer", "auth", 0, "Failed logins from one address before it is blocked."},
     {NULL, "auth.rate_limit.block_duration_seconds", "900", "integer", "auth", 0, "How long a blocked address stays blocked."},
     {NULL, "auth.rate_limit.window_seconds", "300", "integer", "auth", 0, "Failed attempts older than this are forgotten."},
+    {NULL, "api.token",               "",      "string",  "auth", S, "Bearer token for scripts calling /api/ and /metrics; made on the Config page; empty: no token access."},
+    {NULL, "web.cookie_secure",       "false", "boolean", "auth", 0, "Mark session cookies Secure (set it behind a TLS reverse proxy; automatic when the node serves TLS itself)."},
 
     {NULL, "identity.name",           "AlexClaw", "string", "identity", 0, "The agent's name."},
     {NULL, "identity.persona",        "",      "string",  "identity", 0, "Optional persona text for conversations."},

@@ -9,18 +9,28 @@
 #include "node/config.h"
 #include "node/log.h"
 #include "node/runtime.h"
+#include "web/server.h"
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 static volatile sig_atomic_t stop_requested;
+
+static int web_stop_fd = -1; /* the web loop's wake-up pipe, once it runs */
 
 static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
+    if (web_stop_fd >= 0) {
+        char b = 1;
+        ssize_t w = write(web_stop_fd, &b, 1); /* async-signal-safe: wakes the web loop */
+        (void)w;
+    }
 }
 
 static void usage(FILE *out)
@@ -63,6 +73,32 @@ static int fail(const ac_errmsg_t *err, int rc)
     return 1;
 }
 
+static int start_web(ac_node_runtime_t *rt, ac_node_app_t *app, ac_web_server_t **out, ac_errmsg_t *err)
+{
+    const char *port = ac_node_env_get(&rt->env, "PORT"), *bind = ac_node_env_get(&rt->env, "BIND_ADDRESS");
+    char *end = NULL;
+    long p = port != NULL ? strtol(port, &end, 10) : 5001;
+    if (port != NULL && (end == port || *end != '\0' || p < 0 || p > 65535))
+        return ac_errmsg_set(err, -AC_ECONFIG, "PORT must be a number from 0 to 65535");
+    ac_web_cfg_t cfg = {
+        .bind_addr = bind != NULL ? bind : "127.0.0.1",
+        .port = (int)p,
+        .tls_cert = ac_node_env_get(&rt->env, "TLS_CERT_FILE"),
+        .tls_key = ac_node_env_get(&rt->env, "TLS_KEY_FILE"),
+        .conninfo = rt->conninfo,
+        .admin_password = ac_node_env_get(&rt->env, "ADMIN_PASSWORD"),
+        .settings = rt->settings,
+        .pool = app->pool,
+        .breakers = app->breakers,
+        .node_name = rt->node_name,
+        .started_at = (int64_t)time(NULL),
+        .session_seconds = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_SESSION_SECONDS") != NULL
+                               ? strtoll(ac_node_env_get(&rt->env, "ALEXCLAW_WEB_SESSION_SECONDS"), NULL, 10)
+                               : 0,
+    };
+    return ac_web_server_start(&cfg, out, err);
+}
+
 static int cmd_serve(void)
 {
     /* No core dumps and no ptrace by other processes of this user: the node holds decrypted secrets. */
@@ -82,23 +118,24 @@ static int cmd_serve(void)
     if (rc != 0)
         return fail(&err, rc);
     ac_node_app_t app;
-    if ((rc = ac_node_app_init(&app, &rt, &err)) != 0 || (rc = ac_node_app_start(&app, &err)) != 0) {
+    ac_web_server_t *web = NULL;
+    if ((rc = ac_node_app_init(&app, &rt, &err)) != 0 || (rc = ac_node_app_start(&app, &err)) != 0 ||
+        (rc = start_web(&rt, &app, &web, &err)) != 0) {
         ac_node_app_close(&app);
         ac_node_runtime_close(&rt);
         return fail(&err, rc);
     }
     ac_log_info("node", "ready", "node=%s version=%s", rt.node_name, AC_VERSION);
 
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    while (!stop_requested)
-        sigsuspend(&old);
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    /* The main thread runs the web loop until SIGINT or SIGTERM (the handler wakes it). Every other thread blocks
+     * all signals, so they land here. */
+    web_stop_fd = ac_web_server_stop_fd(web);
+    if (!stop_requested)
+        ac_web_server_run(web, &stop_requested);
+    web_stop_fd = -1;
 
     ac_log_info("node", "stopping", "node=%s", rt.node_name);
+    ac_web_server_free(web); /* first: no new requests reach the pool */
     ac_node_app_close(&app);
     ac_node_runtime_close(&rt);
     ac_log_info("node", "stopped", "signal=%s", "TERM or INT");

@@ -32,6 +32,10 @@ psql_url() { local url=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 "$url" "$@";
 
 new_secret() { openssl rand -base64 48 | tr -d '\n'; }
 
+# Nodes of scenarios that run in parallel must not fight over the admin UI's default port: any free port (the node
+# logs it: `module=web event=listening ... port=N`).
+export PORT=0
+
 # start_node LOG [ENV=VAL ...]: runs `alexclaw serve` in the background with the given extra environment.
 start_node() {
   local log=$1; shift

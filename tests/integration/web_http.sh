@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The admin UI over HTTP: the contract of issue 5 (test_web_http, libcurl) against a real node; then, with curl, a
+# node without ADMIN_PASSWORD, session expiry, and the node serving TLS itself (HTTP/2, Secure cookies, HSTS).
+source "$AC_SOURCE_DIR/tests/support/lib.sh"
+B=$AC_TEST_BIN
+export DATABASE_URL=$(db_create web) SECRET_KEY_BASE=$(new_secret) ALEXCLAW_DATA_DIR="$T_DIR/n" LOG_LEVEL=info
+PW="pw-$(openssl rand -hex 12)"
+port_of() { sed -n 's/.*module=web event=listening .* port=\([0-9]*\) .*/\1/p' "$1" | head -1; }
+
+start_node "$T_DIR/a.log" ADMIN_PASSWORD="$PW" PORT=0; a=$LAST_PID
+check "node ready" wait_log "$T_DIR/a.log" "event=ready" 60
+check "the admin UI listens on loopback" grep -q "module=web event=listening address=127.0.0.1 port=" "$T_DIR/a.log"
+URL="http://127.0.0.1:$(port_of "$T_DIR/a.log")"
+AC_WEB_URL=$URL AC_ADMIN_PASSWORD=$PW "$AC_TEST_WEB_HTTP" >"$T_DIR/http.out" 2>&1
+rc=$?
+cat "$T_DIR/http.out"
+check "the HTTP contract (test_web_http)" [ "$rc" = 0 ]
+check "the password never reached the log" not grep -q -- "$PW" "$T_DIR/a.log"
+check "failed logins were logged with the client address" grep -q "event=login_failed client=203.0.113.7" "$T_DIR/a.log"
+stop_node "$a"
+
+# no ADMIN_PASSWORD: the page says so and nobody gets in
+start_node "$T_DIR/b.log" PORT=0; b=$LAST_PID
+check "node without a password ready" wait_log "$T_DIR/b.log" "event=ready" 60
+URL="http://127.0.0.1:$(port_of "$T_DIR/b.log")"
+page=$(curl -s -c "$T_DIR/b.jar" "$URL/login")
+check "the login page says ADMIN_PASSWORD is not set" grep -q "ADMIN_PASSWORD is not set" <<<"$page"
+tok=$(sed -n 's/.*name="_csrf_token" value="\([^"]*\)".*/\1/p' <<<"$page")
+code=$(curl -s -o "$T_DIR/b.body" -w '%{http_code}' -b "$T_DIR/b.jar" --data-urlencode "_csrf_token=$tok" \
+  --data-urlencode "password=" "$URL/login")
+check "a login attempt is 401 and says why" bash -c '[ "$0" = 401 ] && grep -q "ADMIN_PASSWORD is not set" "$1"' "$code" "$T_DIR/b.body"
+stop_node "$b"
+
+# sessions end after their lifetime (8 h by default; 2 s here)
+start_node "$T_DIR/c.log" ADMIN_PASSWORD="$PW" PORT=0 ALEXCLAW_WEB_SESSION_SECONDS=2; c=$LAST_PID
+check "node with short sessions ready" wait_log "$T_DIR/c.log" "event=ready" 60
+URL="http://127.0.0.1:$(port_of "$T_DIR/c.log")"
+login() { # login URL JAR [CURL ARGS]: signs in, keeping cookies in JAR
+  local url=$1 jar=$2; shift 2
+  local t
+  t=$(curl -s "$@" -c "$jar" -b "$jar" "$url/login" | sed -n 's/.*name="_csrf_token" value="\([^"]*\)".*/\1/p')
+  curl -s "$@" -o /dev/null -w '%{http_code}' -c "$jar" -b "$jar" --data-urlencode "_csrf_token=$t" \
+    --data-urlencode "password=$PW" "$url/login"
+}
+check "signed in" [ "$(login "$URL" "$T_DIR/c.jar")" = 302 ]
+check "the session works" [ "$(curl -s -o /dev/null -w '%{http_code}' -b "$T_DIR/c.jar" "$URL/api/session")" = 200 ]
+sleep 3
+check "after its lifetime it is gone" [ "$(curl -s -o /dev/null -w '%{http_code}' -b "$T_DIR/c.jar" "$URL/api/session")" = 401 ]
+stop_node "$c"
+
+# TLS served by the node itself
+openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=localhost" -days 2 -keyout "$T_DIR/key.pem" \
+  -out "$T_DIR/cert.pem" >/dev/null 2>&1
+start_node "$T_DIR/d.log" ADMIN_PASSWORD="$PW" PORT=0 TLS_CERT_FILE="$T_DIR/cert.pem" TLS_KEY_FILE="$T_DIR/key.pem"; d=$LAST_PID
+check "TLS node ready" wait_log "$T_DIR/d.log" "event=ready" 60
+URL="https://127.0.0.1:$(port_of "$T_DIR/d.log")"
+out=$(curl -sk -o /dev/null -w '%{http_version} %{http_code}' "$URL/health")
+check "HTTPS with HTTP/2 (ALPN): $out" [ "$out" = "2 200" ]
+check "HSTS over TLS" bash -c "curl -sk -D - -o /dev/null '$URL/health' | grep -qi '^strict-transport-security: max-age='"
+check "signed in over TLS" [ "$(login "$URL" "$T_DIR/d.jar" -k)" = 302 ]
+check "the session cookie is Secure" grep -q "#HttpOnly_127.0.0.1.*TRUE.*ac_session" "$T_DIR/d.jar"
+stop_node "$d"
+out=$(ADMIN_PASSWORD=x PORT=0 TLS_CERT_FILE="$T_DIR/cert.pem" "$B" serve 2>&1 | tail -1)
+check "a certificate without a key is refused with a clear message" grep -q "TLS needs both TLS_CERT_FILE and TLS_KEY_FILE" <<<"$out"
+finish

@@ -1,0 +1,662 @@
+/* web/api.c - /health, /metrics and the JSON API under /api/ (internal.h).
+ *
+ * Handlers that need PostgreSQL run their query on a web database worker (jobs.h) and answer from the loop. Every
+ * error is JSON {"error": "..."} with a fitting status. Secrets never leave: settings that are sensitive are sent
+ * masked, and the API token is shown once, when it is made. */
+#include "web/internal.h"
+
+#include "node/log.h"
+#include "node/settings.h"
+#include "node/settings_store.h"
+#include "node/wf_io.h"
+#include "policy/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NAME_MAX_LEN 255
+#define LIST_MAX     200
+
+/* A query run on a database worker: fn fills status and body. */
+typedef struct call call_t;
+struct call {
+    ac_web_server_t *s;
+    void (*fn)(PGconn *db, call_t *c);
+    int status;
+    json_t *body;
+    char name[NAME_MAX_LEN + 1]; /* a workflow name or setting key from the path */
+    int64_t id;
+    int64_t limit;
+    json_t *in; /* the request's JSON body, when it has one */
+};
+
+static json_t *error_body(const char *msg)
+{
+    return json_pack("{s:s}", "error", msg);
+}
+
+static void call_run(PGconn *db, void *arg)
+{
+    call_t *c = arg;
+    if (db == NULL) {
+        c->status = 503;
+        c->body = error_body("database unreachable");
+        return;
+    }
+    c->fn(db, c);
+}
+
+static void call_done(h2o_req_t *req, void *arg)
+{
+    call_t *c = arg;
+    if (req != NULL)
+        ac_web_respond_json(req, c->status, c->body);
+    else
+        json_decref(c->body);
+    json_decref(c->in);
+    free(c);
+}
+
+static call_t *call_new(ac_web_server_t *s, void (*fn)(PGconn *, call_t *))
+{
+    call_t *c = ac_calloc(1, sizeof(*c));
+    c->s = s;
+    c->fn = fn;
+    c->status = 200;
+    return c;
+}
+
+static void defer(ac_web_server_t *s, h2o_req_t *req, call_t *c)
+{
+    ac_web_jobs_defer(s->jobs, req, call_run, call_done, c);
+}
+
+/* The result of a query as a JSON array of objects, columns by name; a column named *_json is parsed. */
+static json_t *rows_json(PGresult *r)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < PQntuples(r); i++) {
+        json_t *o = json_object();
+        for (int k = 0; k < PQnfields(r); k++) {
+            const char *name = PQfname(r, k);
+            size_t n = strlen(name);
+            json_t *v;
+            if (PQgetisnull(r, i, k))
+                v = json_null();
+            else if (n > 5 && strcmp(name + n - 5, "_json") == 0)
+                v = json_loads(PQgetvalue(r, i, k), 0, NULL);
+            else if (PQftype(r, k) == 20 || PQftype(r, k) == 23) /* int8, int4 */
+                v = json_integer(strtoll(PQgetvalue(r, i, k), NULL, 10));
+            else if (PQftype(r, k) == 16) /* bool */
+                v = json_boolean(PQgetvalue(r, i, k)[0] == 't');
+            else
+                v = json_string(PQgetvalue(r, i, k));
+            char key[64];
+            snprintf(key, sizeof(key), "%.*s", (int)(n > 5 && strcmp(name + n - 5, "_json") == 0 ? n - 5 : n), name);
+            json_object_set_new(o, key, v != NULL ? v : json_null());
+        }
+        json_array_append_new(a, o);
+    }
+    return a;
+}
+
+static bool query(PGconn *db, call_t *c, const char *sql, int n, const char *const *params, PGresult **out)
+{
+    *out = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(*out) == PGRES_TUPLES_OK || PQresultStatus(*out) == PGRES_COMMAND_OK)
+        return true;
+    ac_log_warn("web", "query_failed", "error=%s", PQerrorMessage(db));
+    c->status = PQstatus(db) == CONNECTION_OK ? 500 : 503;
+    c->body = error_body(PQstatus(db) == CONNECTION_OK ? "database error" : "database unreachable");
+    PQclear(*out);
+    *out = NULL;
+    return false;
+}
+
+/* --- /health --- */
+
+static void health_run(PGconn *db, call_t *c)
+{
+    PGresult *r = PQexec(db, "SELECT 1");
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    c->status = ok ? 200 : 503;
+    c->body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", ok ? "ok" : "degraded", "version", AC_VERSION, "db",
+                        ok ? "connected" : "unreachable", "mcp", "disabled", "node", c->s->node_name);
+}
+
+static void health_down(call_t *c)
+{
+    c->status = 503;
+    c->body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "degraded", "version", AC_VERSION, "db", "unreachable",
+                        "mcp", "disabled", "node", c->s->node_name);
+}
+
+static void health_call(PGconn *db, void *arg)
+{
+    call_t *c = arg;
+    if (db == NULL)
+        health_down(c);
+    else
+        health_run(db, c);
+}
+
+void ac_web_health(ac_web_server_t *s, h2o_req_t *req)
+{
+    ac_web_jobs_defer(s->jobs, req, health_call, call_done, call_new(s, health_run));
+}
+
+/* --- /metrics and the dashboard --- */
+
+static int64_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int64_t kb = 0;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtoll(line + 6, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return kb * 1024;
+}
+
+static json_t *breakers_json(ac_web_server_t *s)
+{
+    ac_skills_breaker_view_t v[64];
+    size_t n = ac_skills_breakers_snapshot(s->cfg.breakers, v, 64);
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, v[i].skill,
+                            json_pack("{s:s,s:i,s:s}", "state", ac_skills_breaker_state_name(v[i].state),
+                                      "failure_count", v[i].failures, "last_error", v[i].last_error));
+    return o;
+}
+
+static const char runs_today_sql[] =
+    "SELECT count(*), count(*) FILTER (WHERE status = 'completed'), count(*) FILTER (WHERE status = 'failed'), "
+    "count(*) FILTER (WHERE status = 'running'), count(*) FILTER (WHERE status = 'cancelled') FROM workflow_runs "
+    "WHERE started_at >= date_trunc('day', now() AT TIME ZONE 'utc')";
+
+static json_t *system_json(ac_web_server_t *s)
+{
+    int running = 0, queued = 0;
+    ac_node_wf_pool_stats(s->cfg.pool, &running, &queued);
+    return json_pack("{s:I,s:I,s:{s:i,s:i}}", "uptime_seconds", (json_int_t)(ac_web_now() - s->cfg.started_at),
+                     "memory_bytes", (json_int_t)rss_bytes(), "executor", "running", running, "queued", queued);
+}
+
+static void metrics_run(PGconn *db, call_t *c)
+{
+    PGresult *r;
+    if (!query(db, c, runs_today_sql, 0, NULL, &r))
+        return;
+    json_t *wf = json_pack("{s:I,s:I,s:I,s:I,s:I}", "total", (json_int_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10),
+                           "completed", (json_int_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10), "failed",
+                           (json_int_t)strtoll(PQgetvalue(r, 0, 2), NULL, 10), "running",
+                           (json_int_t)strtoll(PQgetvalue(r, 0, 3), NULL, 10), "cancelled",
+                           (json_int_t)strtoll(PQgetvalue(r, 0, 4), NULL, 10));
+    PQclear(r);
+    c->body = json_pack("{s:o,s:o,s:{s:o},s:{s:[],s:i},s:{s:s,s:i}}", "system", system_json(c->s), "workflows", wf,
+                        "skills", "circuit_breakers", breakers_json(c->s), "llm", "providers", "total_calls_today", 0,
+                        "mcp", "status", "disabled", "tools_registered", 0);
+}
+
+/* Prometheus text exposition of the same figures. */
+static void metrics_text(h2o_req_t *req, json_t *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    json_t *sys = json_object_get(m, "system"), *wf = json_object_get(m, "workflows");
+    fprintf(f,
+            "# HELP alexclaw_uptime_seconds Seconds since the node started.\n# TYPE alexclaw_uptime_seconds gauge\n");
+    fprintf(f, "alexclaw_uptime_seconds %lld\n", (long long)json_integer_value(json_object_get(sys, "uptime_seconds")));
+    fprintf(f, "# HELP alexclaw_memory_bytes Resident memory of the node.\n# TYPE alexclaw_memory_bytes gauge\n");
+    fprintf(f, "alexclaw_memory_bytes %lld\n", (long long)json_integer_value(json_object_get(sys, "memory_bytes")));
+    json_t *ex = json_object_get(sys, "executor");
+    fprintf(f,
+            "# HELP alexclaw_executor_jobs Executor jobs running and queued.\n# TYPE alexclaw_executor_jobs gauge\n");
+    fprintf(f, "alexclaw_executor_jobs{state=\"running\"} %lld\nalexclaw_executor_jobs{state=\"queued\"} %lld\n",
+            (long long)json_integer_value(json_object_get(ex, "running")),
+            (long long)json_integer_value(json_object_get(ex, "queued")));
+    fprintf(f, "# HELP alexclaw_workflow_runs_today Runs started today (UTC) by status.\n"
+               "# TYPE alexclaw_workflow_runs_today gauge\n");
+    const char *k;
+    json_t *v;
+    json_object_foreach(wf, k, v)
+    {
+        if (strcmp(k, "total") != 0)
+            fprintf(f, "alexclaw_workflow_runs_today{status=\"%s\"} %lld\n", k, (long long)json_integer_value(v));
+    }
+    fprintf(f, "# HELP alexclaw_circuit_breaker_open 1 when a skill's breaker is open or half-open.\n"
+               "# TYPE alexclaw_circuit_breaker_open gauge\n");
+    json_object_foreach(json_object_get(json_object_get(m, "skills"), "circuit_breakers"), k, v)
+    {
+        fprintf(f, "alexclaw_circuit_breaker_open{skill=\"%s\"} %d\n", k,
+                strcmp(json_string_value(json_object_get(v, "state")), "closed") != 0);
+    }
+    fclose(f);
+    ac_web_respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", buf, len, NULL);
+    free(buf);
+}
+
+static void metrics_done(h2o_req_t *req, void *arg)
+{
+    call_t *c = arg;
+    h2o_iovec_t accept = req != NULL ? ac_web_header(req, "accept") : h2o_iovec_init(NULL, 0);
+    if (req != NULL && c->status == 200 && accept.base != NULL &&
+        h2o_strstr(accept.base, accept.len, H2O_STRLIT("text/plain")) != SIZE_MAX &&
+        h2o_strstr(accept.base, accept.len, H2O_STRLIT("application/json")) == SIZE_MAX) {
+        metrics_text(req, c->body);
+        json_decref(c->body);
+        c->body = NULL;
+        req = NULL;
+    }
+    call_done(req, c);
+}
+
+void ac_web_metrics(ac_web_server_t *s, h2o_req_t *req)
+{
+    ac_web_jobs_defer(s->jobs, req, call_run, metrics_done, call_new(s, metrics_run));
+}
+
+/* --- /api/session, /api/status --- */
+
+static void api_session(ac_web_server_t *s, h2o_req_t *req, const ac_web_who_t *who)
+{
+    json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "via", who->session ? "session" : "token", "node", s->node_name,
+                          "version", AC_VERSION, "tls", ac_web_is_tls(req));
+    if (who->session)
+        json_object_set_new(o, "csrf_token", json_string(who->csrf));
+    ac_web_respond_json(req, 200, o);
+}
+
+static void status_run(PGconn *db, call_t *c)
+{
+    PGresult *r;
+    if (!query(db, c,
+               "SELECT r.id, w.name AS workflow, r.status, to_char(r.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+               "AS started_at, r.node, r.error FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+               "ORDER BY r.id DESC LIMIT 10",
+               0, NULL, &r))
+        return;
+    json_t *recent = rows_json(r);
+    PQclear(r);
+    json_t *st = json_object();
+    json_object_set_new(st, "node", json_string(c->s->node_name));
+    json_object_set_new(st, "version", json_string(AC_VERSION));
+    json_object_set_new(st, "system", system_json(c->s));
+    json_object_set_new(st, "db", json_string("connected"));
+    json_object_set_new(st, "recent_runs", recent);
+    json_object_set_new(st, "circuit_breakers", breakers_json(c->s));
+    c->body = st;
+}
+
+/* --- workflows --- */
+
+static void workflows_run(PGconn *db, call_t *c)
+{
+    PGresult *r;
+    if (!query(db, c,
+               "SELECT w.id, w.name, w.description, w.enabled, w.schedule, w.node, "
+               "coalesce((w.metadata->>'requires_2fa')::boolean, false) AS requires_2fa, "
+               "(SELECT count(*)::int FROM workflow_steps s WHERE s.workflow_id = w.id) AS steps "
+               "FROM workflows w ORDER BY w.name LIMIT 1000",
+               0, NULL, &r))
+        return;
+    c->body = json_pack("{s:o}", "workflows", rows_json(r));
+    PQclear(r);
+}
+
+static void workflow_export_run(PGconn *db, call_t *c)
+{
+    char *text = NULL;
+    ac_errmsg_t err = {{0}};
+    int rc = ac_node_wf_export(db, c->name, &text, &err);
+    if (rc != 0) {
+        c->status = rc == -AC_ENOENT ? 404 : 500;
+        c->body = error_body(rc == -AC_ENOENT ? "no such workflow" : err.msg);
+        return;
+    }
+    c->body = json_loads(text, 0, NULL);
+    free(text);
+    if (c->body == NULL) {
+        c->status = 500;
+        c->body = error_body("export failed");
+    }
+}
+
+static void workflow_import_run(PGconn *db, call_t *c)
+{
+    char *text = json_dumps(c->in, JSON_COMPACT);
+    ac_node_wf_import_result_t res;
+    ac_errmsg_t err = {{0}};
+    int rc = text != NULL ? ac_node_wf_import(db, text, strlen(text), &res, &err) : -AC_EINVAL;
+    free(text);
+    if (rc != 0) {
+        c->status = rc == -AC_EDB || rc == -AC_EDBDOWN ? 500 : 422;
+        c->body = error_body(err.msg[0] ? err.msg : "import failed");
+        return;
+    }
+    c->status = 201;
+    c->body = json_pack("{s:I,s:o,s:b}", "id", (json_int_t)res.id, "warnings", res.warnings, "enabled", 0);
+}
+
+static void workflow_enable_run(PGconn *db, call_t *c)
+{
+    const char *p[] = {c->name, c->id ? "true" : "false"};
+    PGresult *r;
+    if (!query(db, c,
+               "UPDATE workflows SET enabled = $2::boolean, updated_at = now() AT TIME ZONE 'utc' WHERE name = $1", 2,
+               p, &r))
+        return;
+    bool found = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    c->status = found ? 200 : 404;
+    c->body = found ? json_pack("{s:s,s:b}", "name", c->name, "enabled", (int)c->id) : error_body("no such workflow");
+}
+
+/* Run now: handed to the executor pool as a person's run; answered once the run row is committed. */
+typedef struct {
+    ac_web_server_t *s;
+    ac_web_pending_t *pending;
+    int64_t run_id;
+    int code;
+    char reason[128];
+} runnow_t;
+
+static void runnow_started(void *arg, int64_t run_id)
+{
+    runnow_t *rn = arg;
+    rn->run_id = run_id;
+    ac_web_jobs_resolve(rn->s->jobs, rn->pending);
+}
+
+static void runnow_refused(void *arg, int code, const char *reason)
+{
+    runnow_t *rn = arg;
+    rn->code = code;
+    snprintf(rn->reason, sizeof(rn->reason), "%s", reason);
+    ac_web_jobs_resolve(rn->s->jobs, rn->pending);
+}
+
+static void runnow_done(h2o_req_t *req, void *arg)
+{
+    runnow_t *rn = arg;
+    if (req != NULL && rn->run_id > 0)
+        ac_web_respond_json(req, 202, json_pack("{s:I}", "run_id", (json_int_t)rn->run_id));
+    else if (req != NULL && strcmp(rn->reason, "requires_2fa") == 0)
+        ac_web_respond_json(req, 403,
+                            json_pack("{s:s,s:s}", "error",
+                                      "this workflow requires two-factor authentication, which this node does not "
+                                      "offer yet: it cannot be run from the admin UI",
+                                      "reason", "requires_2fa"));
+    else if (req != NULL)
+        ac_web_error(req, rn->code == -AC_ENOENT ? 404 : 503,
+                     rn->code == -AC_ENOENT ? "no such workflow, or it is disabled" : rn->reason);
+    free(rn);
+}
+
+static void workflow_run_now(ac_web_server_t *s, h2o_req_t *req, const char *name)
+{
+    runnow_t *rn = ac_calloc(1, sizeof(*rn));
+    rn->s = s;
+    rn->pending = ac_web_jobs_pend(s->jobs, req, runnow_done, rn);
+    ac_node_wf_job_t job = {.workflow_name = name,
+                            .trigger = AC_WF_TRIGGER_PERSON,
+                            .refuse_2fa = true, /* no second factor yet (Telegram/2FA work) */
+                            .on_started = runnow_started,
+                            .on_refused = runnow_refused,
+                            .arg = rn};
+    if (ac_node_wf_pool_submit(s->cfg.pool, &job) != 0) {
+        rn->code = -AC_EAGAIN;
+        snprintf(rn->reason, sizeof(rn->reason), "the executor is busy; try again");
+        ac_web_jobs_resolve(s->jobs, rn->pending);
+    }
+}
+
+/* --- runs --- */
+
+static void runs_run(PGconn *db, call_t *c)
+{
+    char limit[32];
+    snprintf(limit, sizeof(limit), "%lld", (long long)c->limit);
+    const char *p[] = {c->name[0] ? c->name : NULL, limit};
+    PGresult *r;
+    if (!query(db, c,
+               "SELECT r.id, w.name AS workflow, r.status, to_char(r.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+               "AS started_at, to_char(r.completed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS completed_at, r.node, "
+               "r.error FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+               "WHERE $1::text IS NULL OR w.name = $1 ORDER BY r.id DESC LIMIT $2::int",
+               2, p, &r))
+        return;
+    c->body = json_pack("{s:o}", "runs", rows_json(r));
+    PQclear(r);
+}
+
+static void run_one_run(PGconn *db, call_t *c)
+{
+    char id[32];
+    snprintf(id, sizeof(id), "%lld", (long long)c->id);
+    const char *p[] = {id};
+    PGresult *r;
+    if (!query(db, c,
+               "SELECT r.id, w.name AS workflow, r.status, to_char(r.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+               "AS started_at, to_char(r.completed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS completed_at, r.node, "
+               "r.error, r.result::text AS result_json, r.step_results::text AS step_results_json, "
+               "(SELECT json_agg(json_build_object('position', o.step_position, 'skill', o.skill_name, "
+               "'duration_ms', o.duration_ms, 'metadata', o.metadata) ORDER BY o.id)::text FROM skill_outcomes o "
+               "WHERE o.workflow_run_id = r.id) AS path_json "
+               "FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1::bigint",
+               1, p, &r))
+        return;
+    json_t *rows = rows_json(r);
+    PQclear(r);
+    if (json_array_size(rows) == 0) {
+        json_decref(rows);
+        c->status = 404;
+        c->body = error_body("no such run");
+        return;
+    }
+    c->body = json_incref(json_array_get(rows, 0));
+    json_decref(rows);
+}
+
+static void run_cancel_run(PGconn *db, call_t *c)
+{
+    ac_errmsg_t err = {{0}};
+    int rc = ac_node_wf_cancel(db, c->id, &err);
+    c->status = rc == 0 ? 200 : rc == -AC_ENOENT ? 404 : rc == -AC_ESTATE ? 409 : 500;
+    c->body = rc == 0 ? json_pack("{s:I,s:s}", "id", (json_int_t)c->id, "status", "cancelled") : error_body(err.msg);
+}
+
+/* --- settings and the API token --- */
+
+static void settings_list(ac_web_server_t *s, h2o_req_t *req)
+{
+    ac_node_setting_t *rows = NULL;
+    size_t n = 0;
+    ac_node_settings_list(s->cfg.settings, NULL, &rows, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        ac_node_setting_t *r = &rows[i];
+        char *masked = r->sensitive && r->value != NULL ? ac_node_setting_mask(r->value) : NULL;
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "key", r->key, "type", ac_node_setting_type_name(r->type),
+                              "category", r->category != NULL ? r->category : "", "description",
+                              r->description != NULL ? r->description : "", "sensitive", r->sensitive, "readable",
+                              r->error == 0);
+        json_object_set_new(o, "value",
+                            r->value == NULL ? json_null() : json_string(masked != NULL ? masked : r->value));
+        if (r->sensitive)
+            json_object_set_new(o, "set", json_boolean(r->value != NULL && r->value[0] != '\0'));
+        free(masked);
+        json_array_append_new(a, o);
+    }
+    ac_node_settings_rows_free(rows, n);
+    ac_web_respond_json(req, 200, json_pack("{s:o}", "settings", a));
+}
+
+static void setting_set_run(PGconn *db, call_t *c)
+{
+    json_t *v = json_object_get(c->in, "value");
+    char num[64];
+    const char *value = json_is_string(v) ? json_string_value(v) : NULL;
+    if (json_is_integer(v) || json_is_boolean(v) || json_is_real(v)) {
+        if (json_is_integer(v))
+            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(v));
+        else if (json_is_boolean(v))
+            snprintf(num, sizeof(num), "%s", json_is_true(v) ? "true" : "false");
+        else
+            snprintf(num, sizeof(num), "%.17g", json_real_value(v));
+        value = num;
+    }
+    if (value == NULL) {
+        c->status = 400;
+        c->body = error_body("the body must be {\"value\": string, number or boolean}");
+        return;
+    }
+    ac_errmsg_t err = {{0}};
+    int rc = ac_node_settings_store_set(db, c->s->cfg.settings, c->name, value, NULL, &err);
+    c->status = rc == 0 ? 200 : rc == -AC_EDB || rc == -AC_EDBDOWN ? 503 : 422;
+    c->body = rc == 0 ? json_pack("{s:s,s:b}", "key", c->name, "saved", 1) : error_body(err.msg);
+    ac_log_info("web", "setting_changed", "key=%s ok=%s", c->name, rc == 0 ? "yes" : "no");
+}
+
+static void token_rotate_run(PGconn *db, call_t *c)
+{
+    char token[AC_WEB_TOKEN_LEN + 1];
+    ac_errmsg_t err = {{0}};
+    int rc = ac_web_token_new(token);
+    if (rc == 0)
+        rc = ac_node_settings_store_set(db, c->s->cfg.settings, "api.token", token, "string", &err);
+    c->status = rc == 0 ? 201 : 503;
+    c->body = rc == 0 ? json_pack("{s:s,s:s}", "token", token, "note", "shown once; store it now")
+                      : error_body(err.msg[0] ? err.msg : "could not make a token");
+    explicit_bzero(token, sizeof(token));
+    ac_log_info("web", "api_token_rotated", "ok=%s", rc == 0 ? "yes" : "no");
+}
+
+static void logs_get(h2o_req_t *req)
+{
+    char *lines[AC_LOG_RING_LINES];
+    size_t n = ac_log_ring_copy(lines, AC_LOG_RING_LINES);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(a, json_string(lines[i]));
+        free(lines[i]);
+    }
+    ac_web_respond_json(req, 200, json_pack("{s:o}", "lines", a));
+}
+
+/* --- dispatch --- */
+
+/* The path segment after prefix, copied into out (no '/'); false when absent, empty, too long or not printable. */
+static bool segment(const char *path, const char *prefix, char *out, size_t cap, const char **rest)
+{
+    size_t pl = strlen(prefix);
+    if (strncmp(path, prefix, pl) != 0)
+        return false;
+    const char *p = path + pl, *end = strchr(p, '/');
+    size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+    if (n == 0 || n >= cap)
+        return false;
+    bool ok = ac_web_percent_decode(p, n, false, out, cap) && out[0] != '\0';
+    for (const char *q = out; ok && *q; q++)
+        ok = (unsigned char)*q >= 0x20;
+    *rest = end != NULL ? end : "";
+    return ok;
+}
+
+static json_t *body_json(h2o_req_t *req)
+{
+    if (req->entity.base == NULL || req->entity.len == 0)
+        return NULL;
+    return json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, NULL);
+}
+
+void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_web_who_t *who)
+{
+    bool get = ac_web_method_is(req, "GET") || ac_web_method_is(req, "HEAD");
+    bool post = ac_web_method_is(req, "POST"), put = ac_web_method_is(req, "PUT");
+    char name[NAME_MAX_LEN + 1];
+    const char *rest = "";
+    call_t *c;
+
+    if (strcmp(path, "/api/session") == 0 && get) {
+        api_session(s, req, who);
+    } else if (strcmp(path, "/api/status") == 0 && get) {
+        defer(s, req, call_new(s, status_run));
+    } else if (strcmp(path, "/api/workflows") == 0 && get) {
+        defer(s, req, call_new(s, workflows_run));
+    } else if (strcmp(path, "/api/workflows") == 0 && post) {
+        json_t *in = body_json(req);
+        if (!json_is_object(in)) {
+            json_decref(in);
+            ac_web_error(req, 400, "the body must be a workflow export (JSON object)");
+            return;
+        }
+        c = call_new(s, workflow_import_run);
+        c->in = in;
+        defer(s, req, c);
+    } else if (segment(path, "/api/workflows/", name, sizeof(name), &rest)) {
+        if (rest[0] == '\0' && get) {
+            c = call_new(s, workflow_export_run);
+            snprintf(c->name, sizeof(c->name), "%s", name);
+            defer(s, req, c);
+        } else if (strcmp(rest, "/run") == 0 && post) {
+            workflow_run_now(s, req, name);
+        } else if ((strcmp(rest, "/enable") == 0 || strcmp(rest, "/disable") == 0) && post) {
+            c = call_new(s, workflow_enable_run);
+            snprintf(c->name, sizeof(c->name), "%s", name);
+            c->id = strcmp(rest, "/enable") == 0;
+            defer(s, req, c);
+        } else {
+            ac_web_error(req, 404, "no such endpoint");
+        }
+    } else if (strcmp(path, "/api/runs") == 0 && get) {
+        char q[32];
+        c = call_new(s, runs_run);
+        c->limit = ac_web_query_value(req, "limit", q, sizeof(q)) ? strtoll(q, NULL, 10) : 50;
+        c->limit = c->limit < 1 ? 1 : c->limit > LIST_MAX ? LIST_MAX : c->limit;
+        if (!ac_web_query_value(req, "workflow", c->name, sizeof(c->name)))
+            c->name[0] = '\0';
+        defer(s, req, c);
+    } else if (segment(path, "/api/runs/", name, sizeof(name), &rest)) {
+        char *end = NULL;
+        long long id = strtoll(name, &end, 10);
+        if (end == NULL || *end != '\0' || id <= 0) {
+            ac_web_error(req, 404, "no such run");
+        } else if ((rest[0] == '\0' && get) || (strcmp(rest, "/cancel") == 0 && post)) {
+            c = call_new(s, rest[0] == '\0' ? run_one_run : run_cancel_run);
+            c->id = id;
+            defer(s, req, c);
+        } else {
+            ac_web_error(req, 404, "no such endpoint");
+        }
+    } else if (strcmp(path, "/api/settings") == 0 && get) {
+        settings_list(s, req);
+    } else if (segment(path, "/api/settings/", name, sizeof(name), &rest) && rest[0] == '\0' && put) {
+        ac_errmsg_t err = {{0}};
+        json_t *in = body_json(req);
+        if (ac_node_setting_key_check(name, &err) != 0 || strcmp(name, "api.token") == 0 || !json_is_object(in)) {
+            json_decref(in);
+            ac_web_error(req, 400,
+                         err.msg[0]                       ? err.msg
+                         : strcmp(name, "api.token") == 0 ? "api.token is made with POST /api/token"
+                                                          : "the body must be {\"value\": ...}");
+            return;
+        }
+        c = call_new(s, setting_set_run);
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        c->in = in;
+        defer(s, req, c);
+    } else if (strcmp(path, "/api/token") == 0 && post) {
+        defer(s, req, call_new(s, token_rotate_run));
+    } else if (strcmp(path, "/api/logs") == 0 && get) {
+        logs_get(req);
+    } else {
+        ac_web_error(req, 404, "no such endpoint");
+    }
+}

@@ -1,0 +1,48 @@
+/* web/server.h - the node's admin web server: h2o on one loop (the main thread runs it), plain HTTP or TLS, serving the static UI, the
+ * JSON API under /api/, login and logout, /health, /metrics and the GitHub webhook.
+ *
+ * The loop never waits on PostgreSQL: handlers that need it go through web/jobs.h. Request bodies are limited to
+ * AC_WEB_BODY_MAX (h2o answers 413 beyond it). See docs/ARCHITECTURE.md, "The web layer", for the routes and the
+ * authentication rules. */
+#ifndef AC_WEB_SERVER_H
+#define AC_WEB_SERVER_H
+
+#include "node/wf_pool.h"
+#include "policy/error.h"
+#include "skills/breaker.h"
+
+#include <signal.h>
+#include <stdint.h>
+
+#define AC_WEB_BODY_MAX (1024 * 1024)
+
+typedef struct ac_web_cfg {
+    const char *bind_addr; /* numeric IPv4 or IPv6 address */
+    int port;              /* 0: any free port (tests; ac_web_server_port tells which) */
+    const char *tls_cert;  /* PEM files; both or neither */
+    const char *tls_key;
+    const char *conninfo;       /* secret: never logged */
+    const char *admin_password; /* NULL or "": nobody can log in */
+    ac_node_settings_t *settings;
+    ac_node_wf_pool_t *pool;
+    ac_skills_breakers_t *breakers;
+    const char *node_name;
+    int64_t started_at;      /* unix seconds */
+    int64_t session_seconds; /* 0: AC_WEB_SESSION_LIFETIME_S */
+} ac_web_cfg_t;
+
+typedef struct ac_web_server ac_web_server_t;
+
+/* Binds and prepares the loop (and the database workers it hands work to). Strings are copied. */
+int ac_web_server_start(const ac_web_cfg_t *cfg, ac_web_server_t **out, ac_errmsg_t *err);
+int ac_web_server_port(const ac_web_server_t *s);
+/* Runs the loop on the calling thread until *stop is set; a signal handler sets it and writes a byte to
+ * ac_web_server_stop_fd() (async-signal-safe) to wake the loop. Then stops accepting and lets connections finish
+ * (at most a few seconds). The loop runs on the main thread so that h2o's thread-local memory caches live as long as
+ * the process. */
+int ac_web_server_stop_fd(const ac_web_server_t *s);
+void ac_web_server_run(ac_web_server_t *s, volatile sig_atomic_t *stop);
+/* Stops the database workers and frees everything (after run returned, on the same thread). NULL is fine. */
+void ac_web_server_free(ac_web_server_t *s);
+
+#endif
