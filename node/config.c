@@ -64,6 +64,8 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
      "pg_dump the db_backup skill runs (tests)."},
     {"ALEXCLAW_MIGRATIONS_DIR", NULL, "the migrations built into the binary", NULL, NULL, D,
      "Read migrations from this directory instead (development and tests)."},
+    {"ALEXCLAW_WEB_BENCH_STATIC_DIR", NULL, "none",                       NULL, NULL, D,
+     "Serve this directory under /bench-static/ with h2o's own file handler: the baseline of tests/bench/bench_web.sh."},
     {"ALEXCLAW_WEB_SESSION_SECONDS", NULL, "28800 (8 hours)",              NULL, NULL, D,
      "Lifetime of admin UI sessions (tests)."},
 

@@ -92,6 +92,7 @@ static int start_web(ac_node_runtime_t *rt, ac_node_app_t *app, ac_web_server_t 
         .breakers = app->breakers,
         .node_name = rt->node_name,
         .started_at = (int64_t)time(NULL),
+        .bench_static_dir = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_BENCH_STATIC_DIR"),
         .session_seconds = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_SESSION_SECONDS") != NULL
                                ? strtoll(ac_node_env_get(&rt->env, "ALEXCLAW_WEB_SESSION_SECONDS"), NULL, 10)
                                : 0,

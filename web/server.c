@@ -226,6 +226,8 @@ int ac_web_server_start(const ac_web_cfg_t *cfg, ac_web_server_t **out, ac_errms
     s->config.max_request_entity_size = AC_WEB_BODY_MAX;
     s->config.server_name = h2o_iovec_init(H2O_STRLIT("alexclaw"));
     h2o_hostconf_t *host = h2o_config_register_host(&s->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    if (cfg->bench_static_dir != NULL && cfg->bench_static_dir[0] != '\0') /* the HTTP benchmark's baseline */
+        h2o_file_register(h2o_config_register_path(host, "/bench-static", 0), cfg->bench_static_dir, NULL, NULL, 0);
     h2o_pathconf_t *pc = h2o_config_register_path(host, "/", 0);
     handler_t *h = (handler_t *)h2o_create_handler(pc, sizeof(*h));
     h->super.on_req = on_req;

@@ -29,6 +29,7 @@ typedef struct ac_web_cfg {
     const char *node_name;
     int64_t started_at;      /* unix seconds */
     int64_t session_seconds; /* 0: AC_WEB_SESSION_LIFETIME_S */
+    const char *bench_static_dir; /* NULL, or a directory served under /bench-static/ by h2o's file handler */
 } ac_web_cfg_t;
 
 typedef struct ac_web_server ac_web_server_t;
