@@ -90,6 +90,7 @@ static int start_web(ac_node_runtime_t *rt, ac_node_app_t *app, ac_web_server_t 
         .settings = rt->settings,
         .pool = app->pool,
         .breakers = app->breakers,
+        .registry = app->registry,
         .node_name = rt->node_name,
         .started_at = (int64_t)time(NULL),
         .bench_static_dir = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_BENCH_STATIC_DIR"),
@@ -136,8 +137,10 @@ static int cmd_serve(void)
     web_stop_fd = -1;
 
     ac_log_info("node", "stopping", "node=%s", rt.node_name);
-    ac_web_server_free(web); /* first: no new requests reach the pool */
+    /* The loop has stopped: no request can reach the pool any more. The pool stops first, because its callbacks may
+     * still answer requests waiting for a run to start (they go through the web server's job queue). */
     ac_node_app_close(&app);
+    ac_web_server_free(web);
     ac_node_runtime_close(&rt);
     ac_log_info("node", "stopped", "signal=%s", "TERM or INT");
     return 0;

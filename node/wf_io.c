@@ -383,6 +383,46 @@ static void link_resources(PGconn *c, json_t *resources, const char *wf_id, json
     }
 }
 
+/* Inserts the (validated) steps of a workflow. */
+static int insert_steps(PGconn *c, const char *wid, json_t *steps, ac_errmsg_t *err)
+{
+    int rc;
+    size_t i;
+    json_t *s;
+    json_array_foreach(steps, i, s)
+    {
+        char pos[16], from[16];
+        snprintf(pos, sizeof(pos), "%lld", (long long)json_integer_value(json_object_get(s, "position")));
+        json_t *in = json_object_get(s, "input_from");
+        snprintf(from, sizeof(from), "%lld", (long long)json_integer_value(in));
+        char *config = dump_or(json_object_get(s, "config"), "{}");
+        char *routes = dump_or(json_object_get(s, "routes"), "[]");
+        const char *sp[] = {wid,
+                            pos,
+                            json_str_or_null(s, "name"),
+                            json_str_or_null(s, "skill"),
+                            json_str_or_null(s, "llm_tier"),
+                            json_str_or_null(s, "llm_model"),
+                            json_str_or_null(s, "prompt_template"),
+                            config,
+                            json_is_integer(in) ? from : NULL,
+                            routes};
+        ac_errmsg_t why = {{0}};
+        rc = exec_p(c,
+                    "INSERT INTO workflow_steps (workflow_id, position, name, skill, llm_tier, llm_model, "
+                    "prompt_template, config, input_from, routes) VALUES ($1::bigint, $2::integer, $3, $4, $5, $6, "
+                    "$7, $8::jsonb, $9::integer, $10::jsonb)",
+                    10, sp, NULL, &why);
+        free(config);
+        free(routes);
+        if (rc != 0) {
+            rc = ac_errmsg_set(err, -AC_EINVAL, "Step %zu: %s", i + 1, why.msg);
+            return rc;
+        }
+    }
+    return 0;
+}
+
 int ac_node_wf_import(PGconn *c, const char *text, size_t len, ac_node_wf_import_result_t *res, ac_errmsg_t *err)
 {
     memset(res, 0, sizeof(*res));
@@ -422,39 +462,8 @@ int ac_node_wf_import(PGconn *c, const char *text, size_t len, ac_node_wf_import
     res->id = strtoll(wid, NULL, 10);
     PQclear(r);
 
-    size_t i;
-    json_t *s;
-    json_array_foreach(steps, i, s)
-    {
-        char pos[16], from[16];
-        snprintf(pos, sizeof(pos), "%lld", (long long)json_integer_value(json_object_get(s, "position")));
-        json_t *in = json_object_get(s, "input_from");
-        snprintf(from, sizeof(from), "%lld", (long long)json_integer_value(in));
-        char *config = dump_or(json_object_get(s, "config"), "{}");
-        char *routes = dump_or(json_object_get(s, "routes"), "[]");
-        const char *sp[] = {wid,
-                            pos,
-                            json_str_or_null(s, "name"),
-                            json_str_or_null(s, "skill"),
-                            json_str_or_null(s, "llm_tier"),
-                            json_str_or_null(s, "llm_model"),
-                            json_str_or_null(s, "prompt_template"),
-                            config,
-                            json_is_integer(in) ? from : NULL,
-                            routes};
-        ac_errmsg_t why = {{0}};
-        rc = exec_p(c,
-                    "INSERT INTO workflow_steps (workflow_id, position, name, skill, llm_tier, llm_model, "
-                    "prompt_template, config, input_from, routes) VALUES ($1::bigint, $2::integer, $3, $4, $5, $6, "
-                    "$7, $8::jsonb, $9::integer, $10::jsonb)",
-                    10, sp, NULL, &why);
-        free(config);
-        free(routes);
-        if (rc != 0) {
-            rc = ac_errmsg_set(err, -AC_EINVAL, "Step %zu: %s", i + 1, why.msg);
-            goto Rollback;
-        }
-    }
+    if ((rc = insert_steps(c, wid, steps, err)) != 0)
+        goto Rollback;
     res->warnings = json_array();
     json_t *resources = json_object_get(doc, "resources");
     if (json_is_array(resources))
@@ -468,6 +477,80 @@ Rollback:
     json_decref(res->warnings);
     res->warnings = NULL;
     res->id = 0;
+Exit:
+    json_decref(doc);
+    return rc;
+}
+
+int ac_node_wf_replace(PGconn *c, const char *name, const char *text, size_t len, int64_t *id, ac_errmsg_t *err)
+{
+    if (len > AC_NODE_WF_IMPORT_MAX_BYTES)
+        return ac_errmsg_set(err, -AC_EINVAL, "Workflow is larger than %d bytes", AC_NODE_WF_IMPORT_MAX_BYTES);
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (doc == NULL)
+        return ac_errmsg_set(err, -AC_EINVAL, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    int rc;
+    json_t *wf = NULL, *steps = NULL;
+    PGresult *r = NULL;
+    if (depth(doc) > JSON_DEPTH_MAX) {
+        rc = ac_errmsg_set(err, -AC_EINVAL, "Invalid format: nested deeper than %d levels", JSON_DEPTH_MAX);
+        goto Exit;
+    }
+    if ((rc = check_doc(doc, &wf, &steps, err)) != 0)
+        goto Exit;
+    if ((rc = ac_node_db_exec(c, "BEGIN", "replace", err)) != 0)
+        goto Exit;
+    const char *np[] = {name};
+    if ((rc = exec_p(c, "SELECT id FROM workflows WHERE name = $1 FOR UPDATE", 1, np, &r, err)) != 0)
+        goto Rollback;
+    if (PQntuples(r) == 0) {
+        rc = ac_errmsg_set(err, -AC_ENOENT, "no workflow named %s", name);
+        goto Rollback;
+    }
+    char wid[32];
+    snprintf(wid, sizeof(wid), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = NULL;
+    const char *new_name = json_string_value(json_object_get(wf, "name"));
+    if (strcmp(new_name, name) != 0) {
+        const char *tp[] = {new_name};
+        if ((rc = exec_p(c, "SELECT 1 FROM workflows WHERE name = $1", 1, tp, &r, err)) != 0)
+            goto Rollback;
+        if (PQntuples(r) > 0) {
+            rc = ac_errmsg_set(err, -AC_EEXIST, "a workflow named %s exists already", new_name);
+            goto Rollback;
+        }
+        PQclear(r);
+        r = NULL;
+    }
+    char *meta = dump_or(json_object_get(wf, "metadata"), "{}");
+    const char *sched = json_str_or_null(wf, "schedule");
+    const char *wp[] = {wid,
+                        new_name,
+                        json_str_or_null(wf, "description"),
+                        sched != NULL && sched[0] ? sched : NULL,
+                        meta,
+                        json_str_or_null(wf, "default_provider"),
+                        json_str_or_null(wf, "node")};
+    rc = exec_p(c,
+                "UPDATE workflows SET name = $2, description = $3, schedule = $4, metadata = $5::jsonb, "
+                "default_provider = $6, node = $7, updated_at = now() AT TIME ZONE 'utc' WHERE id = $1::bigint",
+                7, wp, NULL, err);
+    free(meta);
+    if (rc != 0)
+        goto Rollback;
+    const char *dp[] = {wid};
+    if ((rc = exec_p(c, "DELETE FROM workflow_steps WHERE workflow_id = $1::bigint", 1, dp, NULL, err)) != 0 ||
+        (rc = insert_steps(c, wid, steps, err)) != 0 || (rc = ac_node_db_exec(c, "COMMIT", "replace", err)) != 0)
+        goto Rollback;
+    if (id != NULL)
+        *id = strtoll(wid, NULL, 10);
+    json_decref(doc);
+    return 0;
+Rollback:
+    PQclear(r);
+    PQclear(PQexec(c, "ROLLBACK"));
 Exit:
     json_decref(doc);
     return rc;

@@ -33,4 +33,11 @@ typedef struct ac_node_wf_import_result {
  * nothing. OUT: *res (release its warnings with json_decref). */
 int ac_node_wf_import(PGconn *c, const char *text, size_t len, ac_node_wf_import_result_t *res, ac_errmsg_t *err);
 
+/* Replaces the definition of the workflow `name` with a document in the same format (validated as import does): the
+ * workflow's fields (a new name must be free) and all its steps, in one transaction. `enabled` and the links to
+ * resources stay as they are; runs in flight go on with the definition they started with. Returns 0, -AC_ENOENT (no
+ * such workflow), -AC_EEXIST (the new name is taken), -AC_EINVAL (malformed; nothing changed) or a database error.
+ * OUT: *id (may be NULL). */
+int ac_node_wf_replace(PGconn *c, const char *name, const char *text, size_t len, int64_t *id, ac_errmsg_t *err);
+
 #endif

@@ -31,6 +31,14 @@ static uint64_t hash(const char *s)
     return h;
 }
 
+/* Durations beyond this are taken as this, so that now + duration cannot overflow. */
+#define DURATION_MAX ((int64_t)10 * 365 * 86400)
+
+static int64_t clamp_duration(int64_t d)
+{
+    return d < 1 ? 1 : d > DURATION_MAX ? DURATION_MAX : d;
+}
+
 static int clamp_attempts(int n)
 {
     return n < 1 ? 1 : n > AC_POLICY_RATELIMIT_MAX_ATTEMPTS ? AC_POLICY_RATELIMIT_MAX_ATTEMPTS : n;
@@ -88,7 +96,7 @@ static int recent(const client_t *c, const ac_policy_ratelimit_cfg_t *cfg, int64
 {
     int n = 0;
     for (int k = 0; k < c->nfails; k++)
-        if (now - c->fails[k] < cfg->window_s)
+        if (now - c->fails[k] < clamp_duration(cfg->window_s))
             n++;
     return n;
 }
@@ -155,7 +163,7 @@ int ac_policy_ratelimit_fail(ac_policy_ratelimit_t *rl, const char *client, cons
     client_t *c = rl->slot[i];
     int max = clamp_attempts(cfg->max_attempts);
     if (c->blocked_until > now) { /* a failure while blocked (a caller that did not check): a fresh block */
-        c->blocked_until = now + cfg->block_s;
+        c->blocked_until = now + clamp_duration(cfg->block_s);
         return 0;
     }
     c->fails[c->head] = now;
@@ -164,7 +172,7 @@ int ac_policy_ratelimit_fail(ac_policy_ratelimit_t *rl, const char *client, cons
         c->nfails++;
     c->last = now;
     if (recent(c, cfg, now) >= max) {
-        c->blocked_until = now + (cfg->block_s > 0 ? cfg->block_s : 1);
+        c->blocked_until = now + clamp_duration(cfg->block_s);
         c->nfails = c->head = 0;
         return 1;
     }

@@ -4,6 +4,8 @@
  * every attempt is refused, whatever the password (the caller checks before it looks at the password). Failures
  * older than the window are forgotten (the original kept them until a success). A success clears the client.
  * Limits are passed on every call, so a change of the settings applies at once. The clock is the caller's (seconds).
+ * Nonsense limits never switch the limiter off: max_attempts is taken within 1..AC_POLICY_RATELIMIT_MAX_ATTEMPTS,
+ * durations within 1 s..10 years.
  *
  * Memory is bounded: at most AC_POLICY_RATELIMIT_MAX_CLIENTS clients are tracked (about 200 bytes each); when the
  * table is full, clients with nothing recent are dropped, and if that is not enough, every client that is not blocked

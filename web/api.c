@@ -167,10 +167,13 @@ static json_t *breakers_json(ac_web_server_t *s)
     ac_skills_breaker_view_t v[64];
     size_t n = ac_skills_breakers_snapshot(s->cfg.breakers, v, 64);
     json_t *o = json_object();
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_string(v[i].last_error); /* NULL when the cut split a character */
         json_object_set_new(o, v[i].skill,
-                            json_pack("{s:s,s:i,s:s}", "state", ac_skills_breaker_state_name(v[i].state),
-                                      "failure_count", v[i].failures, "last_error", v[i].last_error));
+                            json_pack("{s:s,s:i,s:o}", "state", ac_skills_breaker_state_name(v[i].state),
+                                      "failure_count", v[i].failures, "last_error",
+                                      e != NULL ? e : json_string("(not valid UTF-8)")));
+    }
     return o;
 }
 
@@ -344,6 +347,38 @@ static void workflow_import_run(PGconn *db, call_t *c)
     c->body = json_pack("{s:I,s:o,s:b}", "id", (json_int_t)res.id, "warnings", res.warnings, "enabled", 0);
 }
 
+static void workflow_replace_run(PGconn *db, call_t *c)
+{
+    char *text = json_dumps(c->in, JSON_COMPACT);
+    ac_errmsg_t err = {{0}};
+    int64_t id = 0;
+    int rc = text != NULL ? ac_node_wf_replace(db, c->name, text, strlen(text), &id, &err) : -AC_EINVAL;
+    free(text);
+    c->status = rc == 0 ? 200 : rc == -AC_ENOENT ? 404 : rc == -AC_EEXIST ? 409 : rc == -AC_EINVAL ? 422 : 500;
+    c->body = rc == 0 ? json_pack("{s:I,s:s}", "id", (json_int_t)id, "name",
+                                  json_string_value(json_object_get(json_object_get(c->in, "workflow"), "name")))
+                      : error_body(err.msg[0] ? err.msg : "could not save the workflow");
+    if (rc == 0)
+        ac_log_info("web", "workflow_saved", "workflow=%s", c->name);
+}
+
+static void skills_list(ac_web_server_t *s, h2o_req_t *req)
+{
+    const ac_skill_def_t *defs[256];
+    size_t n = ac_skills_registry_list(s->cfg.registry, defs, 256);
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *routes = json_array();
+        for (size_t k = 0; defs[i]->routes != NULL && defs[i]->routes[k] != NULL; k++)
+            json_array_append_new(routes, json_string(defs[i]->routes[k]));
+        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:b}", "name", defs[i]->name, "description",
+                                           defs[i]->description != NULL ? defs[i]->description : "", "config",
+                                           defs[i]->config_hint != NULL ? defs[i]->config_hint : "", "routes", routes,
+                                           "external", defs[i]->external));
+    }
+    ac_web_respond_json(req, 200, json_pack("{s:o}", "skills", a));
+}
+
 static void workflow_enable_run(PGconn *db, call_t *c)
 {
     const char *p[] = {c->name, c->id ? "true" : "false"};
@@ -360,12 +395,26 @@ static void workflow_enable_run(PGconn *db, call_t *c)
 
 /* Run now: handed to the executor pool as a person's run; answered once the run row is committed. */
 typedef struct {
+    h2o_timeout_entry_t wait; /* first: the timer's callback gets this entry */
     ac_web_server_t *s;
     ac_web_pending_t *pending;
+    bool answered; /* the timer answered "queued" */
     int64_t run_id;
     int code;
     char reason[128];
 } runnow_t;
+
+/* The executor is busy: the run waits in its queue. Answer now rather than keep the client waiting for hours. */
+static void runnow_waited(h2o_timeout_entry_t *entry)
+{
+    runnow_t *rn = (runnow_t *)entry;
+    h2o_req_t *req = ac_web_jobs_pending_req(rn->pending);
+    rn->answered = true;
+    if (req != NULL)
+        ac_web_respond_json(req, 202,
+                            json_pack("{s:b,s:s}", "queued", 1, "note",
+                                      "the executor is busy: the run starts when a worker is free (see Runs)"));
+}
 
 static void runnow_started(void *arg, int64_t run_id)
 {
@@ -385,6 +434,10 @@ static void runnow_refused(void *arg, int code, const char *reason)
 static void runnow_done(h2o_req_t *req, void *arg)
 {
     runnow_t *rn = arg;
+    if (h2o_timeout_is_linked(&rn->wait))
+        h2o_timeout_unlink(&rn->wait);
+    if (rn->answered)
+        req = NULL; /* answered already (queued) */
     if (req != NULL && rn->run_id > 0)
         ac_web_respond_json(req, 202, json_pack("{s:I}", "run_id", (json_int_t)rn->run_id));
     else if (req != NULL && strcmp(rn->reason, "requires_2fa") == 0)
@@ -414,7 +467,10 @@ static void workflow_run_now(ac_web_server_t *s, h2o_req_t *req, const char *nam
         rn->code = -AC_EAGAIN;
         snprintf(rn->reason, sizeof(rn->reason), "the executor is busy; try again");
         ac_web_jobs_resolve(s->jobs, rn->pending);
+        return;
     }
+    rn->wait.cb = runnow_waited;
+    h2o_timeout_link(s->loop, &s->runnow_timeout, &rn->wait);
 }
 
 /* --- runs --- */
@@ -560,7 +616,7 @@ static bool segment(const char *path, const char *prefix, char *out, size_t cap,
         return false;
     const char *p = path + pl, *end = strchr(p, '/');
     size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
-    if (n == 0 || n >= cap)
+    if (n == 0 || n >= 3 * cap) /* encoded, each byte may take 3 characters; the decoded length is checked below */
         return false;
     bool ok = ac_web_percent_decode(p, n, false, out, cap) && out[0] != '\0';
     for (const char *q = out; ok && *q; q++)
@@ -604,6 +660,17 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
         if (rest[0] == '\0' && get) {
             c = call_new(s, workflow_export_run);
             snprintf(c->name, sizeof(c->name), "%s", name);
+            defer(s, req, c);
+        } else if (rest[0] == '\0' && put) {
+            json_t *in = body_json(req);
+            if (!json_is_object(in)) {
+                json_decref(in);
+                ac_web_error(req, 400, "the body must be the workflow in the export format (JSON object)");
+                return;
+            }
+            c = call_new(s, workflow_replace_run);
+            snprintf(c->name, sizeof(c->name), "%s", name);
+            c->in = in;
             defer(s, req, c);
         } else if (strcmp(rest, "/run") == 0 && post) {
             workflow_run_now(s, req, name);
@@ -654,6 +721,8 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
         defer(s, req, c);
     } else if (strcmp(path, "/api/token") == 0 && post) {
         defer(s, req, call_new(s, token_rotate_run));
+    } else if (strcmp(path, "/api/skills") == 0 && get) {
+        skills_list(s, req);
     } else if (strcmp(path, "/api/logs") == 0 && get) {
         logs_get(req);
     } else {

@@ -28,7 +28,7 @@ static void login_html(ac_web_server_t *s, h2o_req_t *req, int status, const cha
 {
     /* a pre-session for the form: the browser's own when it is well formed, else a new one */
     char pre[AC_WEB_COOKIE_MAX], token[AC_WEB_TOKEN_LEN + 1];
-    if (!ac_web_cookie(req, PRE_COOKIE, pre, sizeof(pre)) || strlen(pre) != AC_WEB_TOKEN_LEN) {
+    if (!ac_web_cookie(req, PRE_COOKIE, pre, sizeof(pre)) || !ac_web_token_well_formed(pre)) {
         if (ac_web_token_new(pre) != 0) {
             ac_web_respond(req, 500, "Internal Server Error", "text/plain; charset=utf-8", "no random source", 16,
                            NULL);
@@ -70,12 +70,19 @@ void ac_web_login_page(ac_web_server_t *s, h2o_req_t *req)
     login_html(s, req, 200, "OK", NULL);
 }
 
+/* A setting within [lo, hi], or its default when it is outside (a nonsense value never switches the limiter off). */
+static int64_t bounded(ac_web_server_t *s, const char *key, int64_t def, int64_t lo, int64_t hi)
+{
+    int64_t v = ac_node_settings_int_or(s->cfg.settings, key, def);
+    return v < lo || v > hi ? def : v;
+}
+
 static ac_policy_ratelimit_cfg_t limits(ac_web_server_t *s)
 {
     ac_policy_ratelimit_cfg_t c = {
-        (int)ac_node_settings_int_or(s->cfg.settings, "auth.rate_limit.max_attempts", 5),
-        ac_node_settings_int_or(s->cfg.settings, "auth.rate_limit.block_duration_seconds", 900),
-        ac_node_settings_int_or(s->cfg.settings, "auth.rate_limit.window_seconds", 300),
+        (int)bounded(s, "auth.rate_limit.max_attempts", 5, 1, AC_POLICY_RATELIMIT_MAX_ATTEMPTS),
+        bounded(s, "auth.rate_limit.block_duration_seconds", 900, 1, 30 * 86400),
+        bounded(s, "auth.rate_limit.window_seconds", 300, 1, 30 * 86400),
     };
     return c;
 }
@@ -112,10 +119,12 @@ void ac_web_login_post(ac_web_server_t *s, h2o_req_t *req)
                    "ADMIN_PASSWORD is not set, so nobody can sign in. Set it in the node's environment and restart.");
         return;
     }
+    uint8_t digest[32];
     bool have = ac_web_form_value(body, len, "password", password, sizeof(password));
-    bool ok = have &&
-              ac_policy_crypto_ct_equal(password, strlen(password), s->admin_password, strlen(s->admin_password)) == 1;
+    bool ok = have && ac_policy_crypto_sha256(password, strlen(password), digest) == 0 &&
+              ac_policy_crypto_ct_equal(digest, sizeof(digest), s->admin_digest, sizeof(digest)) == 1;
     explicit_bzero(password, sizeof(password));
+    explicit_bzero(digest, sizeof(digest));
     if (!ok) {
         int blocked = ac_policy_ratelimit_fail(s->limiter, client, &cfg, now);
         ac_log_warn("web", "login_failed", "client=%s blocked=%s", client, blocked ? "yes" : "no");

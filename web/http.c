@@ -201,21 +201,30 @@ bool ac_web_query_value(h2o_req_t *req, const char *name, char *out, size_t cap)
 void ac_web_client_addr(h2o_req_t *req, bool trust_proxy, char *out, size_t cap)
 {
     if (trust_proxy) {
+        /* The last element is the address our proxy saw (a proxy appends it, or writes it alone); earlier elements
+         * come from the client and could be anything. It must parse as an IP address. */
         h2o_iovec_t xff = ac_web_header(req, "x-forwarded-for");
         if (xff.base != NULL) {
-            const char *p = xff.base, *end = xff.base + xff.len;
-            while (p < end && *p == ' ')
-                p++;
-            const char *start = p;
-            while (p < end && *p != ',')
-                p++;
-            while (p > start && p[-1] == ' ')
-                p--;
-            size_t n = (size_t)(p - start);
-            if (n > 0 && n <= 64 && n < cap) {
-                memcpy(out, start, n);
-                out[n] = '\0';
-                return;
+            const char *start = xff.base, *end = xff.base + xff.len;
+            for (const char *p = end; p > xff.base; p--)
+                if (p[-1] == ',') {
+                    start = p;
+                    break;
+                }
+            while (start < end && (*start == ' ' || *start == '\t'))
+                start++;
+            while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+            char ip[INET6_ADDRSTRLEN];
+            unsigned char bin[sizeof(struct in6_addr)];
+            size_t n = (size_t)(end - start);
+            if (n > 0 && n < sizeof(ip)) {
+                memcpy(ip, start, n);
+                ip[n] = '\0';
+                if ((inet_pton(AF_INET, ip, bin) == 1 || inet_pton(AF_INET6, ip, bin) == 1) && n < cap) {
+                    memcpy(out, ip, n + 1);
+                    return;
+                }
             }
         }
     }

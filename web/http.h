@@ -50,8 +50,8 @@ bool ac_web_percent_decode(const char *s, size_t len, bool plus_is_space, char *
 /* The same for the request's query string. */
 bool ac_web_query_value(h2o_req_t *req, const char *name, char *out, size_t cap);
 
-/* The client's address as text. With trust_proxy, the first element of X-Forwarded-For when there is one (trimmed,
- * at most 64 bytes); else the peer address of the connection. */
+/* The client's address as text. With trust_proxy, the last element of X-Forwarded-For (the address our proxy saw)
+ * when it is a valid IPv4 or IPv6 address; else the peer address of the connection. */
 void ac_web_client_addr(h2o_req_t *req, bool trust_proxy, char *out, size_t cap);
 /* True when the request came over TLS. */
 bool ac_web_is_tls(h2o_req_t *req);

@@ -15,6 +15,8 @@
 struct ac_web_server {
     ac_web_cfg_t cfg; /* strings below are our copies */
     char *bind_addr, *tls_cert, *tls_key, *conninfo, *admin_password, *node_name;
+    uint8_t
+        admin_digest[32]; /* SHA-256 of admin_password: logins compare digests, so time says nothing of its length */
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
@@ -25,6 +27,7 @@ struct ac_web_server {
     int wake[2];
     h2o_socket_t *wake_sock;
     ac_web_jobs_t *jobs;
+    h2o_timeout_t runnow_timeout; /* "Run now" answers 202 queued when the run has not started by then */
     ac_web_sessions_t *sessions;
     ac_policy_ratelimit_t *limiter; /* loop thread only */
 };
@@ -64,5 +67,7 @@ typedef struct ac_web_asset {
 const ac_web_asset_t *ac_web_asset_find(const char *path);
 
 int64_t ac_web_now(void); /* unix seconds */
+
+#define AC_WEB_RUNNOW_WAIT_MS 5000
 
 #endif

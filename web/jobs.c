@@ -4,6 +4,7 @@
 #include "node/db.h"
 #include "node/log.h"
 #include "policy/alloc.h"
+#include "skills/skill.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define DOWN_BACKOFF_MS 2000
 
 typedef struct job job_t; /* also ac_web_pending_t */
 
@@ -41,7 +44,8 @@ struct ac_web_jobs {
     pthread_t *threads;
     int nthreads;
     int pipe[2];
-    h2o_socket_t *sock; /* the pipe's read end on the loop */
+    h2o_socket_t *sock;    /* the pipe's read end on the loop */
+    int64_t down_until_ms; /* after a failed connect, jobs get no connection until then (no 10 s waits each) */
 };
 
 static void on_dispose(void *p)
@@ -127,8 +131,11 @@ static void *worker_main(void *arg)
             PQfinish(db);
             db = NULL;
         }
-        if (db == NULL)
+        if (db == NULL && ac_skill_now_ms() >= __atomic_load_n(&j->down_until_ms, __ATOMIC_RELAXED)) {
             db = connect_db(j);
+            if (db == NULL)
+                __atomic_store_n(&j->down_until_ms, ac_skill_now_ms() + DOWN_BACKOFF_MS, __ATOMIC_RELAXED);
+        }
         job->run(db, job->arg);
         ac_web_jobs_resolve(j, job);
     }
@@ -183,6 +190,11 @@ static job_t *job_new(h2o_req_t *req, ac_web_job_run_fn run, ac_web_job_done_fn 
         job->holder->job = job;
     }
     return job;
+}
+
+h2o_req_t *ac_web_jobs_pending_req(ac_web_pending_t *p)
+{
+    return p->req;
 }
 
 ac_web_pending_t *ac_web_jobs_pend(ac_web_jobs_t *j, h2o_req_t *req, ac_web_job_done_fn done, void *arg)

@@ -30,6 +30,8 @@ void ac_web_jobs_defer(ac_web_jobs_t *j, h2o_req_t *req, ac_web_job_run_fn run, 
 typedef struct job ac_web_pending_t;
 ac_web_pending_t *ac_web_jobs_pend(ac_web_jobs_t *j, h2o_req_t *req, ac_web_job_done_fn done, void *arg);
 void ac_web_jobs_resolve(ac_web_jobs_t *j, ac_web_pending_t *p);
+/* The request of a pending handle, or NULL once h2o freed it (loop thread). */
+h2o_req_t *ac_web_jobs_pending_req(ac_web_pending_t *p);
 /* After the loop has stopped: joins the workers; jobs not finished get done(NULL, arg). */
 void ac_web_jobs_stop(ac_web_jobs_t *j);
 

@@ -3,6 +3,7 @@
 
 #include "node/log.h"
 #include "policy/alloc.h"
+#include "policy/crypto.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -189,6 +190,7 @@ static void free_server(ac_web_server_t *s)
         /* request_shutdown arms a graceful-shutdown timer even when no connection is left to wait for */
         if (h2o_timeout_is_linked(&s->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&s->ctx.http2._graceful_shutdown_timeout);
+        h2o_timeout_dispose(s->loop, &s->runnow_timeout); /* its entries went with their requests' answers */
         h2o_context_dispose(&s->ctx);
         free(s->ctx.queue); /* h2o 2.2.5 (evloop): h2o_context_dispose destroys the queue but never frees it */
         h2o_evloop_destroy(s->loop);
@@ -220,6 +222,8 @@ int ac_web_server_start(const ac_web_cfg_t *cfg, ac_web_server_t **out, ac_errms
     s->tls_key = dup_or_null(cfg->tls_key);
     s->conninfo = ac_strdup(cfg->conninfo);
     s->admin_password = dup_or_null(cfg->admin_password);
+    if (s->admin_password != NULL)
+        ac_policy_crypto_sha256(s->admin_password, strlen(s->admin_password), s->admin_digest);
     s->node_name = ac_strdup(cfg->node_name != NULL ? cfg->node_name : "");
     s->wake[0] = s->wake[1] = -1;
     h2o_config_init(&s->config);
@@ -240,6 +244,7 @@ int ac_web_server_start(const ac_web_cfg_t *cfg, ac_web_server_t **out, ac_errms
     if (rc == 0) {
         s->loop = h2o_evloop_create();
         h2o_context_init(&s->ctx, s->loop, &s->config);
+        h2o_timeout_init(s->loop, &s->runnow_timeout, AC_WEB_RUNNOW_WAIT_MS);
         s->accept_ctx.ctx = &s->ctx;
         s->accept_ctx.hosts = s->config.hosts;
         rc = make_listener(s, err);

@@ -10,6 +10,7 @@
 #include "node/wf_pool.h"
 #include "policy/error.h"
 #include "skills/breaker.h"
+#include "skills/registry.h"
 
 #include <signal.h>
 #include <stdint.h>
@@ -26,9 +27,10 @@ typedef struct ac_web_cfg {
     ac_node_settings_t *settings;
     ac_node_wf_pool_t *pool;
     ac_skills_breakers_t *breakers;
+    ac_skills_registry_t *registry; /* the skills steps may name */
     const char *node_name;
-    int64_t started_at;      /* unix seconds */
-    int64_t session_seconds; /* 0: AC_WEB_SESSION_LIFETIME_S */
+    int64_t started_at;           /* unix seconds */
+    int64_t session_seconds;      /* 0: AC_WEB_SESSION_LIFETIME_S */
     const char *bench_static_dir; /* NULL, or a directory served under /bench-static/ by h2o's file handler */
 } ac_web_cfg_t;
 

@@ -48,6 +48,12 @@ static void b64url(const uint8_t in[32], char *out)
     out[o] = '\0';
 }
 
+bool ac_web_token_well_formed(const char *t)
+{
+    size_t n = strlen(t);
+    return n == AC_WEB_TOKEN_LEN && strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
 static bool well_formed(const char *t)
 {
     size_t n = strlen(t);

@@ -42,6 +42,8 @@ int ac_web_token_new(char *out);
 int ac_web_login_csrf(ac_web_sessions_t *s, const char *pre, char *out);
 /* True when token is the login form's token for pre (constant time). */
 bool ac_web_login_csrf_ok(ac_web_sessions_t *s, const char *pre, const char *token);
+/* True for a token of our shape (43 base64url characters). */
+bool ac_web_token_well_formed(const char *t);
 /* Constant-time equality of two NUL-terminated tokens. */
 bool ac_web_token_equal(const char *a, const char *b);
 

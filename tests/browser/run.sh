@@ -29,7 +29,7 @@ AC_WEB_URL="http://127.0.0.1:$port" AC_ADMIN_PASSWORD=$PW AC_SCREENSHOTS=$SHOTS 
 rc=$?
 cat "$T_DIR/ui.out"
 check "the admin UI in Chromium (tests/browser/ui.mjs)" [ "$rc" = 0 ]
-check "a screenshot of each page" [ "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" -ge 8 ]
+check "a screenshot of each page" [ "$(ls "$SHOTS"/*.png 2>/dev/null | wc -l)" -ge 10 ]
 check "the secret saved in the browser never reached the log" not grep -q "ghp-browser-secret" "$T_DIR/node.log"
 stop_node "$n"
 finish

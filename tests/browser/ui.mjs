@@ -47,27 +47,46 @@ try {
   await page.waitForSelector('.card');
   await shot('02-dashboard');
 
-  // create a two-step workflow, enable it, run it
+  // create a two-step workflow in the editor, enable it, run it
   await page.click('nav a[data-page=workflows]');
   await page.waitForSelector('h1:text("Workflows")');
-  const wf = {
-    version: 1,
-    workflow: { name: 'browser_two_steps', description: 'made by the browser test' },
-    steps: [
-      { position: 1, name: 'notify', skill: 'telegram_notify', config: { message: 'hello' },
-        routes: [{ branch: 'on_error', goto: 2 }] },
-      { position: 2, name: 'fallback', skill: 'no_such_skill', config: { on_missing_skill: 'skip' } },
-    ],
-  };
-  await page.fill('#import-json', JSON.stringify(wf, null, 2));
-  await page.click('#import');
+  await shot('03-workflows-empty');
+  await page.click('#new-workflow');
+  await page.waitForSelector('h1:text("New workflow")');
+  await page.fill('#wf-name', 'browser_two_steps');
+  await page.fill('#wf-description', 'made by the browser test');
+  await page.click('#add-step');
+  await page.click('#add-step');
+  const steps = page.locator('fieldset.step');
+  check('two step forms', (await steps.count()) === 2);
+  const s1 = steps.nth(0), s2 = steps.nth(1);
+  await s1.locator('[data-key=name]').fill('notify');
+  await s1.locator('[data-key=skill]').fill('telegram_notify');
+  await s1.locator('[data-key=config]').fill('{"message": "hello"}');
+  await s1.locator('button', { hasText: 'Add route' }).click();
+  await s1.locator('.route [data-key=branch]').fill('on_error');
+  await s1.locator('.route [data-key=goto]').fill('2');
+  await s2.locator('[data-key=name]').fill('fallback');
+  await s2.locator('[data-key=skill]').fill('no_such_skill');
+  await s2.locator('select[data-key=on_missing_skill]').selectOption('skip');
+  await shot('04-editor');
+  await page.click('#save-workflow');
   const row = page.locator('tr', { hasText: 'browser_two_steps' });
   await row.waitFor();
   check('the workflow was created (disabled)', (await row.locator('td').nth(1).textContent()) === 'no');
+  // edit it: the description changes, the steps stay
+  await row.locator('button', { hasText: 'Edit' }).click();
+  await page.waitForSelector('h1:text("Edit browser_two_steps")');
+  check('the editor shows its two steps', (await page.locator('fieldset.step').count()) === 2);
+  check('and the resilience option', (await page.locator('fieldset.step').nth(1).locator('select[data-key=on_missing_skill]').inputValue()) === 'skip');
+  await page.fill('#wf-description', 'edited by the browser test');
+  await page.click('#save-workflow');
+  await page.locator('tr', { hasText: 'edited by the browser test' }).waitFor();
+  check('the edit was saved', true);
   await row.locator('button', { hasText: 'Enable' }).click();
   await page.locator('tr', { hasText: 'browser_two_steps' }).locator('button', { hasText: 'Disable' }).waitFor();
   check('enabled', true);
-  await shot('03-workflows');
+  await shot('05-workflows');
   await page.locator('tr', { hasText: 'browser_two_steps' }).locator('button', { hasText: 'Run now' }).click();
   await page.waitForURL(/\/runs\?id=\d+/);
   check('Run now opens the run', true);
@@ -83,11 +102,11 @@ try {
   const path = await page.locator('#branch-path span').allTextContents();
   check(`its branch path shows both steps: ${path.join(' | ')}`,
     path.length === 2 && path[0].includes('telegram_notify') && path[0].includes('error') && path[1].includes('skipped'));
-  await shot('04-run');
+  await shot('06-run');
   await page.click('nav a[data-page=runs]');
   await page.waitForSelector('h1:text("Runs")');
   check('the runs page lists it', (await page.locator('tr', { hasText: 'browser_two_steps' }).count()) >= 1);
-  await shot('05-runs');
+  await shot('07-runs');
 
   // a secret, saved on the Config page, is shown masked
   await page.click('nav a[data-page=config]');
@@ -102,19 +121,19 @@ try {
   const shown = await page.locator('tr[data-key="github.webhook_secret"] td.value').textContent();
   check(`the secret is shown masked (${shown})`, shown === 'ghp-********6789');
   check('the secret is nowhere in the page', !(await page.content()).includes(secret));
-  await shot('06-config');
+  await shot('08-config');
 
   await page.click('nav a[data-page=logs]');
   await page.waitForSelector('pre.logs');
   check('the logs page shows the ring buffer', (await page.textContent('pre.logs')).includes('module=web'));
   check('the logs do not hold the secret', !(await page.textContent('pre.logs')).includes(secret));
-  await shot('07-logs');
+  await shot('09-logs');
 
   // sign out: the session is gone
   await Promise.all([page.waitForURL(`${base}/login`), page.click('#logout')]);
   await page.goto(`${base}/workflows`);
   check('after signing out the UI goes to the login page again', new URL(page.url()).pathname === '/login');
-  await shot('08-signed-out');
+  await shot('10-signed-out');
 } catch (e) {
   check(`no exception: ${e.message}`, false);
 } finally {

@@ -56,8 +56,9 @@ static resp_t http(const char *method, const char *path, const char *body, size_
         size_t l;
     } b = {NULL, 0}, h = {NULL, 0};
     CURL *c = curl_easy_init();
-    char url[512];
-    snprintf(url, sizeof(url), "%s%s", base, path);
+    char url[4096];
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", base, path) >= sizeof(url))
+        fail_msg("URL too long for the test client: %s", path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -367,6 +368,22 @@ static void five_failures_block_an_address_whatever_the_password(void **state)
     resp_free(&r);
 }
 
+static void a_forged_forwarded_address_does_not_escape_the_limiter(void **state)
+{
+    (void)state;
+    /* the client may put anything first; the last element is what our proxy saw */
+    char xff[80];
+    for (int i = 0; i < 5; i++) {
+        snprintf(xff, sizeof(xff), "10.0.0.%d, 203.0.113.60", i);
+        resp_t r = post_login("wrong", xff);
+        assert_int_equal(r.status, 401);
+        resp_free(&r);
+    }
+    resp_t r = post_login(password, "10.9.9.9, 203.0.113.60");
+    assert_int_equal(r.status, 429);
+    resp_free(&r);
+}
+
 static void a_block_ends_and_limits_change_at_runtime(void **state)
 {
     (void)state;
@@ -412,10 +429,77 @@ static void x_forwarded_for_counts_only_when_trusted(void **state)
     r = post_login(password, "192.0.2.3");
     assert_int_equal(r.status, 429);
     resp_free(&r);
-    sleep(3); /* the 2 s block set above ends; restore the defaults */
+    sleep(3); /* the 2 s block set above ends */
+    /* a nonsense limit never switches the limiter off: a window of 0 counts as the default */
+    set_setting("auth.trust_proxy_headers", "true");
+    set_setting("auth.rate_limit.window_seconds", "0");
+    for (int i = 0; i < 2; i++) {
+        r = post_login("wrong", "203.0.113.70");
+        assert_int_equal(r.status, 401);
+        resp_free(&r);
+    }
+    r = post_login(password, "203.0.113.70");
+    assert_int_equal(r.status, 429);
+    resp_free(&r);
+    set_setting("auth.trust_proxy_headers", "false");
     set_setting("auth.rate_limit.max_attempts", "5");
     set_setting("auth.rate_limit.block_duration_seconds", "900");
     set_setting("auth.rate_limit.window_seconds", "300");
+}
+
+static void a_workflow_is_edited_whole(void **state)
+{
+    (void)state;
+    const char *wf = "{\"version\":1,\"workflow\":{\"name\":\"edit_me\"},\"steps\":[{\"position\":1,\"name\":\"a\","
+                     "\"skill\":\"telegram_notify\"}]}";
+    resp_t r = api("POST", "/api/workflows", wf, true);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    const char *edited =
+        "{\"version\":1,\"workflow\":{\"name\":\"edited\",\"description\":\"new\",\"metadata\":"
+        "{\"requires_2fa\":true}},\"steps\":[{\"position\":1,\"name\":\"a\",\"skill\":\"telegram_notify\","
+        "\"routes\":[{\"branch\":\"on_error\",\"goto\":2}]},{\"position\":2,\"name\":\"b\",\"skill\":"
+        "\"web_fetch\",\"config\":{\"url\":\"http://127.0.0.1:1/\",\"on_circuit_open\":\"skip\"}}]}";
+    r = api("PUT", "/api/workflows/edit_me", edited, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = api("GET", "/api/workflows/edited", NULL, false);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    assert_int_equal(json_array_size(json_object_get(j, "steps")), 2);
+    assert_true(
+        json_is_true(json_object_get(json_object_get(json_object_get(j, "workflow"), "metadata"), "requires_2fa")));
+    json_decref(j);
+    resp_free(&r);
+    r = api("PUT", "/api/workflows/edit_me", edited, true); /* renamed: the old name is gone */
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    r = api("PUT", "/api/workflows/edited", "{\"version\":1,\"workflow\":{\"name\":\"two_steps\"},\"steps\":[]}", true);
+    assert_int_equal(r.status, 409); /* two_steps exists */
+    resp_free(&r);
+    r = api("PUT", "/api/workflows/edited", "{\"version\":1,\"workflow\":{\"name\":\"edited\"},\"steps\":[{}]}", true);
+    assert_int_equal(r.status, 422);
+    assert_non_null(strstr(r.body, "error"));
+    resp_free(&r);
+    r = api("GET", "/api/skills", NULL, false);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"receive_from_workflow\""));
+    resp_free(&r);
+    /* a long name of non-ASCII characters, percent-encoded in the path */
+    char name[256] = "", doc[512], path[1024] = "/api/workflows/";
+    for (int i = 0; i < 100; i++)
+        strcat(name, "\xc3\xa9");
+    snprintf(doc, sizeof(doc), "{\"version\":1,\"workflow\":{\"name\":\"%s\"},\"steps\":[]}", name);
+    r = api("POST", "/api/workflows", doc, true);
+    assert_int_equal(r.status, 201);
+    resp_free(&r);
+    for (int i = 0; i < 100; i++)
+        strcat(path, "%C3%A9");
+    strcat(path, "/enable");
+    r = api("POST", path, NULL, true);
+    if (r.status != 200)
+        fail_msg("%s: %ld %s", path, r.status, r.body);
+    resp_free(&r);
 }
 
 static char token[128];
@@ -665,6 +749,7 @@ int main(void)
         cmocka_unit_test(state_changing_api_calls_need_the_csrf_token),
         cmocka_unit_test(logout_destroys_the_session_on_the_server),
         cmocka_unit_test(five_failures_block_an_address_whatever_the_password),
+        cmocka_unit_test(a_forged_forwarded_address_does_not_escape_the_limiter),
         cmocka_unit_test(a_block_ends_and_limits_change_at_runtime),
         cmocka_unit_test(x_forwarded_for_counts_only_when_trusted),
         cmocka_unit_test(the_api_token_works_as_a_bearer_without_csrf),
@@ -672,6 +757,7 @@ int main(void)
         cmocka_unit_test(the_github_webhook_checks_its_signature),
         cmocka_unit_test(an_accepted_event_runs_the_configured_workflow),
         cmocka_unit_test(a_workflow_runs_from_the_api_and_its_path_shows),
+        cmocka_unit_test(a_workflow_is_edited_whole),
         cmocka_unit_test(bodies_over_the_limit_are_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -286,6 +286,56 @@ static void export_of_an_unknown_workflow_is_not_found(void **state)
     assert_null(out);
 }
 
+static void replace_rewrites_fields_and_steps_and_keeps_enabled(void **state)
+{
+    fx_t *f = *state;
+    ac_node_wf_import_result_t r;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(import(f,
+                            "{\"version\":1,\"workflow\":{\"name\":\"w\"},\"steps\":[{\"position\":1,\"name\":\"a\","
+                            "\"skill\":\"shell\"},{\"position\":2,\"name\":\"b\",\"skill\":\"shell\"}]}",
+                            &r, &err),
+                     0);
+    json_decref(r.warnings);
+    ac_test_db_exec(f->c, "UPDATE workflows SET enabled = true");
+    const char *doc = "{\"version\":1,\"workflow\":{\"name\":\"w2\",\"description\":\"d\",\"schedule\":\"0 7 * * *\","
+                      "\"metadata\":{\"requires_2fa\":true}},\"steps\":[{\"position\":5,\"name\":\"only\",\"skill\":"
+                      "\"web_fetch\",\"config\":{\"url\":\"http://127.0.0.1/\"},\"routes\":[{\"branch\":\"on_error\","
+                      "\"goto\":\"end\"}]}]}";
+    int64_t id = 0;
+    assert_int_equal(ac_node_wf_replace(f->c, "w", doc, strlen(doc), &id, &err), 0);
+    assert_int_equal(id, r.id);
+    assert_q(f,
+             "SELECT name || '|' || description || '|' || schedule || '|' || enabled || '|' || "
+             "(metadata->>'requires_2fa') FROM workflows",
+             "w2|d|0 7 * * *|true|true");
+    assert_q(f, "SELECT string_agg(position || ':' || name || ':' || skill, ',') FROM workflow_steps",
+             "5:only:web_fetch");
+    assert_q(f, "SELECT routes->0->>'goto' FROM workflow_steps", "end");
+}
+
+static void replace_refuses_and_changes_nothing(void **state)
+{
+    fx_t *f = *state;
+    ac_node_wf_import_result_t r;
+    ac_errmsg_t err = {{0}};
+    const char *a =
+        "{\"version\":1,\"workflow\":{\"name\":\"a\"},\"steps\":[{\"position\":1,\"name\":\"s\",\"skill\":\"shell\"}]}";
+    const char *b = "{\"version\":1,\"workflow\":{\"name\":\"b\"},\"steps\":[]}";
+    assert_int_equal(import(f, a, &r, &err), 0);
+    json_decref(r.warnings);
+    assert_int_equal(import(f, b, &r, &err), 0);
+    json_decref(r.warnings);
+    assert_int_equal(ac_node_wf_replace(f->c, "nope", a, strlen(a), NULL, &err), -AC_ENOENT);
+    assert_int_equal(ac_node_wf_replace(f->c, "a", b, strlen(b), NULL, &err), -AC_EEXIST); /* b's name is taken */
+    const char *malformed = "{\"version\":1,\"workflow\":{\"name\":\"a\"},\"steps\":[{\"position\":\"x\"}]}";
+    assert_int_equal(ac_node_wf_replace(f->c, "a", malformed, strlen(malformed), NULL, &err), -AC_EINVAL);
+    assert_true(strlen(err.msg) > 0);
+    assert_q(f, "SELECT count(*) FROM workflow_steps s JOIN workflows w ON w.id = s.workflow_id WHERE w.name = 'a'",
+             "1");
+    assert_q(f, "SELECT count(*) FROM workflows", "2");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -298,6 +348,8 @@ int main(void)
         T(oversized_and_too_deep_input_is_refused),
         T(resource_tags_are_bounded_and_kept),
         T(export_of_an_unknown_workflow_is_not_found),
+        T(replace_rewrites_fields_and_steps_and_keeps_enabled),
+        T(replace_refuses_and_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,6 +48,25 @@ sleep 3
 check "after its lifetime it is gone" [ "$(curl -s -o /dev/null -w '%{http_code}' -b "$T_DIR/c.jar" "$URL/api/session")" = 401 ]
 stop_node "$c"
 
+# "Run now" while the executor is busy: answered 202 queued after a few seconds, never left waiting
+start_node "$T_DIR/e.log" ADMIN_PASSWORD="$PW" ALEXCLAW_WORKERS=1; e=$LAST_PID
+check "node with one executor worker ready" wait_log "$T_DIR/e.log" "event=ready" 60
+URL="http://127.0.0.1:$(port_of "$T_DIR/e.log")"
+"$B" config set shell.enabled true >/dev/null 2>&1
+"$B" config set shell.whitelist '["sleep"]' >/dev/null 2>&1
+cat >"$T_DIR/nap.json" <<'JSON'
+{"version": 1, "workflow": {"name": "nap"}, "steps": [{"position": 1, "name": "s", "skill": "shell", "config": {"command": "sleep 12"}}]}
+JSON
+"$B" workflow import "$T_DIR/nap.json" >/dev/null 2>&1
+"$B" workflow enable nap >/dev/null 2>&1
+check "signed in" [ "$(login "$URL" "$T_DIR/e.jar")" = 302 ]
+csrf=$(curl -s -b "$T_DIR/e.jar" "$URL/api/session" | sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p')
+first=$(curl -s -m 10 -b "$T_DIR/e.jar" -H "X-CSRF-Token: $csrf" -X POST "$URL/api/workflows/nap/run")
+check "the first run starts at once ($first)" grep -q '"run_id":' <<<"$first"
+second=$(curl -s -m 10 -w ' %{http_code}' -b "$T_DIR/e.jar" -H "X-CSRF-Token: $csrf" -X POST "$URL/api/workflows/nap/run")
+check "the second is answered 202 queued while the worker is busy ($second)" bash -c '[[ $0 == *"\"queued\":true"*" 202" ]]' "$second"
+stop_node "$e"
+
 # TLS served by the node itself
 openssl req -x509 -newkey rsa:2048 -nodes -subj "/CN=localhost" -days 2 -keyout "$T_DIR/key.pem" \
   -out "$T_DIR/cert.pem" >/dev/null 2>&1

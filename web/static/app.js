@@ -94,7 +94,11 @@ async function dashboard() {
 }
 
 async function workflows() {
-  const { workflows: list } = await api('/api/workflows');
+  const q = new URLSearchParams(location.search);
+  if (q.has('edit') || q.has('new')) return editor(q.get('edit'));
+  const { workflows: all } = await api('/api/workflows');
+  const filter = (q.get('q') || '').toLowerCase();
+  const list = all.filter((w) => !filter || w.name.toLowerCase().includes(filter) || (w.description || '').toLowerCase().includes(filter));
   const act = async (fn, ok) => { try { await fn(); message(ok); render(); } catch (e) { fail(e); } };
   const rows = list.map((w) => h('tr', {},
     h('td', {}, h('strong', {}, w.name), w.description ? h('div', { class: 'muted' }, w.description) : null),
@@ -106,9 +110,13 @@ async function workflows() {
         go(`/runs?id=${r.run_id}`);
       }, 'Started') }, 'Run now'),
       h('button', { type: 'button', onclick: () => act(() => api(`/api/workflows/${encodeURIComponent(w.name)}/${w.enabled ? 'disable' : 'enable'}`, { method: 'POST' }), w.enabled ? 'Disabled' : 'Enabled') }, w.enabled ? 'Disable' : 'Enable'),
+      h('button', { type: 'button', 'data-action': 'edit', onclick: () => go(`/workflows?edit=${encodeURIComponent(w.name)}`) }, 'Edit'),
       h('button', { type: 'button', onclick: async () => {
         try { showExport(w.name, await api(`/api/workflows/${encodeURIComponent(w.name)}`)); } catch (e) { fail(e); }
       } }, 'Export'))));
+  const search = h('input', { type: 'search', id: 'filter', placeholder: 'Filter by name or description', value: filter,
+    'aria-label': 'Filter workflows',
+    onchange: () => go(`/workflows${search.value ? `?q=${encodeURIComponent(search.value)}` : ''}`) });
   const text = h('textarea', { id: 'import-json', 'aria-label': 'Workflow JSON', placeholder: '{"version": 1, "workflow": {"name": "…"}, "steps": [ … ]}' });
   const importBox = h('div', {}, text, h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', id: 'import', onclick: () => act(async () => {
     let doc;
@@ -116,9 +124,110 @@ async function workflows() {
     await api('/api/workflows', { method: 'POST', body: doc });
   }, 'Imported (disabled until you enable it)') }, 'Create / import'), h('span', { class: 'muted' }, 'Imported workflows start disabled.')));
   return [h('h1', {}, 'Workflows'),
+    h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', id: 'new-workflow', onclick: () => go('/workflows?new=1') }, 'New workflow'), search),
+    h('p'),
     table(['Name', 'Enabled', 'Schedule', 'Steps', '2FA', 'Node', ''], rows),
     h('div', { id: 'export' }),
     h('h2', {}, 'Create or import a workflow'), importBox];
+}
+
+// The workflow editor: the workflow's fields and its steps (skill, config, input, routes, resilience options).
+// It edits the export document and saves it whole (PUT replaces the definition; POST creates a disabled workflow).
+const RESILIENCE = ['on_missing_skill', 'on_circuit_open', 'fallback_skill', 'timeout_ms'];
+
+async function editor(name) {
+  const [{ skills }, doc] = await Promise.all([api('/api/skills'),
+    name ? api(`/api/workflows/${encodeURIComponent(name)}`) : Promise.resolve({ version: 1, workflow: { name: '', metadata: {} }, steps: [] })]);
+  const wf = doc.workflow;
+  const steps = (doc.steps || []).map((s) => ({ ...s }));
+  const skillList = h('datalist', { id: 'skill-list' }, skills.map((k) => h('option', { value: k.name }, k.description)));
+  const field = (label, id, value, attrs = {}) => h('label', { class: 'field' }, label, h('input', { id, value: value ?? '', ...attrs }));
+  const nameIn = field('Name', 'wf-name', wf.name, { required: true });
+  const descIn = field('Description', 'wf-description', wf.description);
+  const schedIn = field('Schedule (5-field cron, UTC; empty: none)', 'wf-schedule', wf.schedule);
+  const nodeIn = field('Node (empty: any)', 'wf-node', wf.node);
+  const twofa = h('input', { type: 'checkbox', id: 'wf-2fa', checked: !!(wf.metadata && wf.metadata.requires_2fa) });
+  const box = h('div', { id: 'steps' });
+
+  const routeOptions = (skill) => (skills.find((k) => k.name === skill)?.routes || []).concat(['on_error', 'default']);
+  function stepView(st, i) {
+    const cfg = { ...(st.config || {}) };
+    const res = {};
+    for (const k of RESILIENCE) { if (k in cfg) { res[k] = cfg[k]; delete cfg[k]; } }
+    const inp = (key, value, attrs = {}) => h('input', { value: value ?? '', 'data-key': key, ...attrs });
+    const sel = (key, value) => h('select', { 'data-key': key }, ['', 'halt', 'skip', 'fallback'].map((o) => h('option', { value: o, selected: (value || '') === o }, o || '(halt)')));
+    const routes = h('div', { class: 'routes' }, (st.routes || []).map((r) => routeRow(st, r)));
+    const el = h('fieldset', { class: 'step', 'data-index': i },
+      h('legend', {}, `Step ${i + 1}`),
+      h('div', { class: 'grid' },
+        h('label', { class: 'field' }, 'Position', inp('position', st.position ?? (i + 1), { type: 'number' })),
+        h('label', { class: 'field' }, 'Name', inp('name', st.name)),
+        h('label', { class: 'field' }, 'Skill', inp('skill', st.skill, { list: 'skill-list' })),
+        h('label', { class: 'field' }, 'Input from (position; empty: the step before)', inp('input_from', st.input_from, { type: 'number' }))),
+      h('label', { class: 'field' }, 'Config (JSON object)', h('textarea', { 'data-key': 'config', rows: 3 }, JSON.stringify(cfg, null, 2))),
+      h('div', { class: 'grid' },
+        h('label', { class: 'field' }, 'When the skill is missing', sel('on_missing_skill', res.on_missing_skill)),
+        h('label', { class: 'field' }, 'When its circuit is open', sel('on_circuit_open', res.on_circuit_open)),
+        h('label', { class: 'field' }, 'Fallback skill', inp('fallback_skill', res.fallback_skill, { list: 'skill-list' })),
+        h('label', { class: 'field' }, 'Timeout (ms)', inp('timeout_ms', res.timeout_ms, { type: 'number' }))),
+      h('div', {}, h('strong', {}, 'Routes '), h('span', { class: 'muted' }, `branches of this skill: ${routeOptions(st.skill).join(', ')}; goto a position or "end"`)),
+      routes,
+      h('div', { class: 'row' },
+        h('button', { type: 'button', onclick: () => routes.append(routeRow(st, { branch: '', goto: '' })) }, 'Add route'),
+        h('button', { type: 'button', onclick: () => { collect(); steps.splice(i, 1); draw(); } }, 'Remove step')));
+    return el;
+  }
+  function routeRow(st, r) {
+    return h('div', { class: 'row route' },
+      h('input', { 'data-key': 'branch', value: r.branch ?? '', placeholder: 'branch', list: `routes-${st.position}`, 'aria-label': 'branch' }),
+      h('span', {}, '→'),
+      h('input', { 'data-key': 'goto', value: r.goto ?? '', placeholder: 'position or end', 'aria-label': 'goto' }),
+      h('button', { type: 'button', onclick: (ev) => ev.target.closest('.route').remove() }, '×'));
+  }
+  function collect() { // form -> steps (throws on bad input)
+    const out = [];
+    for (const fs of box.querySelectorAll('fieldset.step')) {
+      const get = (k) => fs.querySelector(`[data-key="${k}"]`).value.trim();
+      let config;
+      try { config = JSON.parse(get('config') || '{}'); } catch { throw new Error(`Step ${Number(fs.dataset.index) + 1}: the config is not valid JSON`); }
+      if (typeof config !== 'object' || Array.isArray(config) || config === null) throw new Error(`Step ${Number(fs.dataset.index) + 1}: the config must be a JSON object`);
+      for (const k of ['on_missing_skill', 'on_circuit_open', 'fallback_skill']) { const v = get(k); if (v) config[k] = v; }
+      if (get('timeout_ms')) config.timeout_ms = Number(get('timeout_ms'));
+      const routes = [...fs.querySelectorAll('.route')].map((r) => {
+        const branch = r.querySelector('[data-key=branch]').value.trim(), g = r.querySelector('[data-key=goto]').value.trim();
+        return { branch, goto: g === 'end' || g === '' ? 'end' : Number(g) };
+      }).filter((r) => r.branch);
+      const st = { position: Number(get('position')), name: get('name'), skill: get('skill'), config, routes };
+      if (get('input_from')) st.input_from = Number(get('input_from'));
+      out.push(st);
+    }
+    steps.splice(0, steps.length, ...out);
+  }
+  function draw() { box.replaceChildren(...steps.map(stepView)); }
+  draw();
+
+  const save = async () => {
+    try {
+      collect();
+      const metadata = { ...(wf.metadata || {}), requires_2fa: twofa.checked };
+      if (!twofa.checked) delete metadata.requires_2fa;
+      const out = { version: 1, workflow: { name: nameIn.querySelector('input').value.trim(), description: descIn.querySelector('input').value || null,
+        schedule: schedIn.querySelector('input').value.trim() || null, node: nodeIn.querySelector('input').value.trim() || null,
+        default_provider: wf.default_provider ?? null, metadata }, steps };
+      if (name) await api(`/api/workflows/${encodeURIComponent(name)}`, { method: 'PUT', body: out });
+      else await api('/api/workflows', { method: 'POST', body: out });
+      go('/workflows');
+      message(name ? `Saved ${out.workflow.name}` : `Created ${out.workflow.name} (disabled until you enable it)`);
+    } catch (e) { fail(e); }
+  };
+  return [h('h1', {}, name ? `Edit ${name}` : 'New workflow'), skillList,
+    h('div', { class: 'grid' }, nameIn, descIn, schedIn, nodeIn),
+    h('label', { class: 'row' }, twofa, 'Requires 2FA (machines never run it; people need a code)'),
+    h('h2', {}, 'Steps'), box,
+    h('div', { class: 'row' },
+      h('button', { type: 'button', id: 'add-step', onclick: () => { try { collect(); } catch (e) { fail(e); return; } steps.push({ position: (steps.at(-1)?.position ?? 0) + 1, name: '', skill: '', config: {}, routes: [] }); draw(); } }, 'Add step'),
+      h('button', { type: 'button', class: 'primary', id: 'save-workflow', onclick: save }, 'Save'),
+      h('button', { type: 'button', onclick: () => go('/workflows') }, 'Cancel'))];
 }
 
 function showExport(name, doc) {

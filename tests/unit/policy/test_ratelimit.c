@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -80,9 +81,13 @@ static void limits_apply_as_they_change(void **state)
     assert_int_equal(ac_policy_ratelimit_fail(rl, "a", &strict, 11), 1); /* two failures are enough now */
     assert_int_equal(ac_policy_ratelimit_check(rl, "a", &strict, 11, &left), -AC_EPERM);
     assert_int_equal(left, 60);
-    /* nonsense limits are clamped, never "no limit" */
-    ac_policy_ratelimit_cfg_t zero = {0, 0, 0};
-    assert_int_equal(ac_policy_ratelimit_fail(rl, "b", &zero, 20), 0); /* window 0: nothing is recent */
+    /* nonsense limits are clamped, never "no limit": zero attempts is one, a zero window is one second */
+    ac_policy_ratelimit_cfg_t zero = {0, 0, -5};
+    assert_int_equal(ac_policy_ratelimit_fail(rl, "b", &zero, 20), 1);
+    assert_int_equal(ac_policy_ratelimit_check(rl, "b", &zero, 20, &left), -AC_EPERM);
+    ac_policy_ratelimit_cfg_t forever = {1, INT64_MAX, INT64_MAX}; /* no overflow */
+    assert_int_equal(ac_policy_ratelimit_fail(rl, "d", &forever, 30), 1);
+    assert_int_equal(ac_policy_ratelimit_check(rl, "d", &forever, 30 + 86400, &left), -AC_EPERM);
     ac_policy_ratelimit_cfg_t huge = {100000, 10, 300};
     for (int i = 0; i < 19; i++)
         assert_int_equal(ac_policy_ratelimit_fail(rl, "c", &huge, 30), 0);
