@@ -29,6 +29,7 @@ test_pkgs=(
   chromium
   clang libclang-rt-14-dev
   wrk curl iproute2 util-linux openssl clang-format git
+  nginx-light
 )
 [ "$want_test" = 1 ] && pkgs+=("${test_pkgs[@]}")
 
@@ -68,6 +69,18 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# Packages that ship a service (nginx, for the reverse-proxy test) must not start one: the tests run their own copy on
+# loopback. policy-rc.d is Debian's way to say so during an install; ours is removed afterwards.
+guard=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null && $SUDO chmod 0755 /usr/sbin/policy-rc.d && guard=1
+fi
+rc=0
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+[ "$guard" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+[ "$rc" = 0 ] || exit "$rc"
+if [[ " ${missing[*]} " == *" nginx-light "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable nginx >/dev/null 2>&1 || true # never listen on port 80 because of the test suite
+fi
 ensure_user
 echo "install-deps: done"
