@@ -4,6 +4,8 @@
  * merely connected are listed but not approved. Running nodes pick changes up within 10 seconds. */
 #include "node/cli_cluster.h"
 
+#include "node/cluster.h"
+
 #include "node/runtime.h"
 
 #include <stdio.h>
@@ -21,19 +23,6 @@ static int fail(const char *msg)
     return 1;
 }
 
-static bool valid_node(const char *n)
-{
-    const char *at = strchr(n, '@');
-    size_t len = strlen(n);
-    if (at == NULL || at == n || at[1] == '\0' || len > 255 || strchr(at + 1, '@') != NULL)
-        return false;
-    for (size_t i = 0; i < len; i++)
-        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= '0' && n[i] <= '9') ||
-              strchr("_-.@", n[i]) != NULL))
-            return false;
-    return true;
-}
-
 int ac_node_cli_cluster(int argc, char **argv)
 {
     if (argc < 1)
@@ -44,7 +33,7 @@ int ac_node_cli_cluster(int argc, char **argv)
             ? argc != 1
             : !(argc == 2 && (strcmp(sub, "approve") == 0 || strcmp(sub, "revoke") == 0 || strcmp(sub, "remove") == 0)))
         return usage();
-    if (!list && !valid_node(argv[1]))
+    if (!list && !ac_node_cluster_name_ok(argv[1]))
         return fail("a node name looks like name@host (letters, digits, _ - .)");
     ac_node_runtime_t rt;
     ac_errmsg_t err = {{0}};
@@ -64,26 +53,18 @@ int ac_node_cli_cluster(int argc, char **argv)
             rc = fail(PQerrorMessage(rt.db));
         }
     } else {
-        const char *at = strchr(argv[1], '@');
-        const char *p[] = {argv[1], at + 1};
-        const char *sql =
-            strcmp(sub, "approve") == 0
-                ? "INSERT INTO cluster_nodes (name, label, approved) VALUES ($1, $2, true) "
-                  "ON CONFLICT (name) DO UPDATE SET approved = true, updated_at = now() AT TIME ZONE 'utc'"
-            : strcmp(sub, "revoke") == 0
-                ? "UPDATE cluster_nodes SET approved = false, updated_at = now() AT TIME ZONE 'utc' "
-                  "WHERE name = $1"
-                : "DELETE FROM cluster_nodes WHERE name = $1";
-        r = PQexecParams(rt.db, sql, strcmp(sub, "approve") == 0 ? 2 : 1, NULL, p, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK)
-            rc = fail(PQerrorMessage(rt.db));
-        else if (atoi(PQcmdTuples(r)) == 0)
-            rc = fail("no such node");
+        ac_node_cluster_op_t op = strcmp(sub, "approve") == 0  ? AC_NODE_CLUSTER_APPROVE
+                                  : strcmp(sub, "revoke") == 0 ? AC_NODE_CLUSTER_REVOKE
+                                                               : AC_NODE_CLUSTER_REMOVE;
+        r = NULL;
+        rc = ac_node_cluster_admin(rt.db, argv[1], op, &err);
+        if (rc != 0)
+            rc = fail(rc == -AC_ENOENT ? "no such node" : err.msg);
         else
             printf("%s: %s\n", argv[1],
-                   strcmp(sub, "approve") == 0  ? "approved"
-                   : strcmp(sub, "revoke") == 0 ? "not approved"
-                                                : "removed");
+                   op == AC_NODE_CLUSTER_APPROVE  ? "approved"
+                   : op == AC_NODE_CLUSTER_REVOKE ? "not approved"
+                                                  : "removed");
     }
     PQclear(r);
     ac_node_runtime_close(&rt);

@@ -68,6 +68,43 @@ int ac_node_cluster_check_cookie(const char *cookie, ac_errmsg_t *err)
     return 0;
 }
 
+/* --- administration --- */
+
+bool ac_node_cluster_name_ok(const char *n)
+{
+    const char *at = strchr(n, '@');
+    size_t len = strlen(n);
+    if (at == NULL || at == n || at[1] == '\0' || len > 255 || strchr(at + 1, '@') != NULL)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= 'A' && n[i] <= 'Z') || (n[i] >= '0' && n[i] <= '9') ||
+              strchr("_-.@", n[i]) != NULL))
+            return false;
+    return true;
+}
+
+int ac_node_cluster_admin(PGconn *db, const char *name, ac_node_cluster_op_t op, ac_errmsg_t *err)
+{
+    if (!ac_node_cluster_name_ok(name))
+        return ac_errmsg_set(err, -AC_EINVAL, "a node name looks like name@host (letters, digits, _ - .)");
+    const char *p[] = {name, strchr(name, '@') + 1};
+    const char *sql = op == AC_NODE_CLUSTER_APPROVE
+                          ? "INSERT INTO cluster_nodes (name, label, approved) VALUES ($1, $2, true) "
+                            "ON CONFLICT (name) DO UPDATE SET approved = true, updated_at = now() AT TIME ZONE 'utc'"
+                      : op == AC_NODE_CLUSTER_REVOKE
+                          ? "UPDATE cluster_nodes SET approved = false, updated_at = now() AT "
+                            "TIME ZONE 'utc' WHERE name = $1"
+                          : "DELETE FROM cluster_nodes WHERE name = $1";
+    PGresult *r = PQexecParams(db, sql, op == AC_NODE_CLUSTER_APPROVE ? 2 : 1, NULL, p, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = ac_errmsg_set(err, -AC_EDB, "%s", PQerrorMessage(db));
+    else if (atoi(PQcmdTuples(r)) == 0)
+        rc = ac_errmsg_set(err, -AC_ENOENT, "no such node: %s", name);
+    PQclear(r);
+    return rc;
+}
+
 /* --- the trigger path --- */
 
 typedef struct {

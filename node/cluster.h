@@ -20,4 +20,12 @@ void ac_node_cluster_quiesce(ac_node_cluster_t *c);
  * the pool's callbacks still find a live distribution layer. NULL is fine. */
 void ac_node_cluster_stop(ac_node_cluster_t *c);
 
+/* Administration of `cluster_nodes` (the CLI and the admin UI): approve (the row is created when missing), revoke,
+ * remove. A running node reloads its approvals within 10 s. */
+typedef enum { AC_NODE_CLUSTER_APPROVE, AC_NODE_CLUSTER_REVOKE, AC_NODE_CLUSTER_REMOVE } ac_node_cluster_op_t;
+/* True for name@host made of letters, digits, '_', '-', '.', at most 255 bytes. */
+bool ac_node_cluster_name_ok(const char *name);
+/* Returns 0, -AC_EINVAL (a malformed name), -AC_ENOENT (no such node, for revoke and remove) or -AC_EDB. */
+int ac_node_cluster_admin(PGconn *db, const char *name, ac_node_cluster_op_t op, ac_errmsg_t *err);
+
 #endif

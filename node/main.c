@@ -91,6 +91,7 @@ static int start_web(ac_node_runtime_t *rt, ac_node_app_t *app, ac_web_server_t 
         .pool = app->pool,
         .breakers = app->breakers,
         .registry = app->registry,
+        .distribution = app->cluster != NULL,
         .node_name = rt->node_name,
         .started_at = (int64_t)time(NULL),
         .bench_static_dir = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_BENCH_STATIC_DIR"),

@@ -5,6 +5,7 @@
  * masked, and the API token is shown once, when it is made. */
 #include "web/internal.h"
 
+#include "node/cluster.h"
 #include "node/log.h"
 #include "node/settings.h"
 #include "node/settings_store.h"
@@ -360,6 +361,36 @@ static void workflow_replace_run(PGconn *db, call_t *c)
                       : error_body(err.msg[0] ? err.msg : "could not save the workflow");
     if (rc == 0)
         ac_log_info("web", "workflow_saved", "workflow=%s", c->name);
+}
+
+/* --- cluster --- */
+
+static void cluster_run(PGconn *db, call_t *c)
+{
+    PGresult *r;
+    if (!query(db, c,
+               "SELECT name, label, status, approved, to_char(last_seen_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS "
+               "last_seen_at FROM cluster_nodes ORDER BY name LIMIT 1000",
+               0, NULL, &r))
+        return;
+    c->body = json_pack("{s:s,s:b,s:o}", "node", c->s->node_name, "distribution", c->s->cfg.distribution, "nodes",
+                        rows_json(r));
+    PQclear(r);
+}
+
+static void cluster_admin_run(PGconn *db, call_t *c)
+{
+    ac_errmsg_t err = {{0}};
+    ac_node_cluster_op_t op = (ac_node_cluster_op_t)c->id;
+    int rc = ac_node_cluster_admin(db, c->name, op, &err);
+    c->status = rc == 0 ? 200 : rc == -AC_ENOENT ? 404 : rc == -AC_EINVAL ? 400 : 500;
+    c->body = rc == 0 ? json_pack("{s:s,s:s}", "name", c->name, "done",
+                                  op == AC_NODE_CLUSTER_APPROVE  ? "approved"
+                                  : op == AC_NODE_CLUSTER_REVOKE ? "revoked"
+                                                                 : "removed")
+                      : error_body(err.msg);
+    if (rc == 0)
+        ac_log_info("web", "cluster_changed", "node=%s op=%d", c->name, (int)op);
 }
 
 static void skills_list(ac_web_server_t *s, h2o_req_t *req)
@@ -721,6 +752,16 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
         defer(s, req, c);
     } else if (strcmp(path, "/api/token") == 0 && post) {
         defer(s, req, call_new(s, token_rotate_run));
+    } else if (strcmp(path, "/api/cluster") == 0 && get) {
+        defer(s, req, call_new(s, cluster_run));
+    } else if (segment(path, "/api/cluster/", name, sizeof(name), &rest) && post &&
+               (strcmp(rest, "/approve") == 0 || strcmp(rest, "/revoke") == 0 || strcmp(rest, "/remove") == 0)) {
+        c = call_new(s, cluster_admin_run);
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        c->id = strcmp(rest, "/approve") == 0  ? AC_NODE_CLUSTER_APPROVE
+                : strcmp(rest, "/revoke") == 0 ? AC_NODE_CLUSTER_REVOKE
+                                               : AC_NODE_CLUSTER_REMOVE;
+        defer(s, req, c);
     } else if (strcmp(path, "/api/skills") == 0 && get) {
         skills_list(s, req);
     } else if (strcmp(path, "/api/logs") == 0 && get) {

@@ -32,7 +32,7 @@ int64_t ac_web_now(void)
 /* The UI's pages: each is the same shell; the script draws the page the path names. */
 static bool is_page(const char *path)
 {
-    static const char *const pages[] = {"/", "/workflows", "/runs", "/config", "/logs", NULL};
+    static const char *const pages[] = {"/", "/workflows", "/runs", "/cluster", "/config", "/logs", NULL};
     for (size_t i = 0; pages[i] != NULL; i++)
         if (strcmp(path, pages[i]) == 0)
             return true;

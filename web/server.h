@@ -29,6 +29,7 @@ typedef struct ac_web_cfg {
     ac_skills_breakers_t *breakers;
     ac_skills_registry_t *registry; /* the skills steps may name */
     const char *node_name;
+    bool distribution;            /* Erlang distribution runs (NODE_NAME set) */
     int64_t started_at;           /* unix seconds */
     int64_t session_seconds;      /* 0: AC_WEB_SESSION_LIFETIME_S */
     const char *bench_static_dir; /* NULL, or a directory served under /bench-static/ by h2o's file handler */

@@ -108,6 +108,16 @@ try {
   check('the runs page lists it', (await page.locator('tr', { hasText: 'browser_two_steps' }).count()) >= 1);
   await shot('07-runs');
 
+  // the Cluster page: approve a node by name
+  await page.click('nav a[data-page=cluster]');
+  await page.waitForSelector('h1:text("Cluster")');
+  await page.fill('#approve-name', 'friend@localhost');
+  await page.click('#approve');
+  const node = page.locator('tr[data-node="friend@localhost"]');
+  await node.waitFor();
+  check('an approved node is listed as approved', (await node.locator('td').nth(2).textContent()) === 'yes');
+  await shot('08-cluster');
+
   // a secret, saved on the Config page, is shown masked
   await page.click('nav a[data-page=config]');
   await page.waitForSelector('h1:text("Config")');
@@ -121,19 +131,19 @@ try {
   const shown = await page.locator('tr[data-key="github.webhook_secret"] td.value').textContent();
   check(`the secret is shown masked (${shown})`, shown === 'ghp-********6789');
   check('the secret is nowhere in the page', !(await page.content()).includes(secret));
-  await shot('08-config');
+  await shot('09-config');
 
   await page.click('nav a[data-page=logs]');
   await page.waitForSelector('pre.logs');
   check('the logs page shows the ring buffer', (await page.textContent('pre.logs')).includes('module=web'));
   check('the logs do not hold the secret', !(await page.textContent('pre.logs')).includes(secret));
-  await shot('09-logs');
+  await shot('10-logs');
 
   // sign out: the session is gone
   await Promise.all([page.waitForURL(`${base}/login`), page.click('#logout')]);
   await page.goto(`${base}/workflows`);
   check('after signing out the UI goes to the login page again', new URL(page.url()).pathname === '/login');
-  await shot('10-signed-out');
+  await shot('11-signed-out');
 } catch (e) {
   check(`no exception: ${e.message}`, false);
 } finally {

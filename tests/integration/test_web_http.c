@@ -716,6 +716,41 @@ static void a_workflow_runs_from_the_api_and_its_path_shows(void **state)
     resp_free(&r);
 }
 
+static void cluster_nodes_are_approved_revoked_and_removed(void **state)
+{
+    (void)state;
+    resp_t r = api("POST", "/api/cluster/friend@localhost/approve", NULL, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = api("GET", "/api/cluster", NULL, false);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    resp_free(&r);
+    assert_false(json_is_true(json_object_get(j, "distribution"))); /* no NODE_NAME on this node */
+    json_t *n = json_array_get(json_object_get(j, "nodes"), 0);
+    assert_string_equal(json_string_value(json_object_get(n, "name")), "friend@localhost");
+    assert_true(json_is_true(json_object_get(n, "approved")));
+    json_decref(j);
+    r = api("POST", "/api/cluster/friend@localhost/revoke", NULL, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = api("GET", "/api/cluster", NULL, false);
+    assert_non_null(strstr(r.body, "\"approved\":false"));
+    resp_free(&r);
+    r = api("POST", "/api/cluster/friend@localhost/remove", NULL, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = api("POST", "/api/cluster/friend@localhost/remove", NULL, true);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    r = api("POST", "/api/cluster/not%20a%20node/approve", NULL, true);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    r = api("POST", "/api/cluster/friend@localhost/approve", NULL, false); /* no CSRF token */
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+}
+
 static void bodies_over_the_limit_are_refused(void **state)
 {
     (void)state;
@@ -758,6 +793,7 @@ int main(void)
         cmocka_unit_test(an_accepted_event_runs_the_configured_workflow),
         cmocka_unit_test(a_workflow_runs_from_the_api_and_its_path_shows),
         cmocka_unit_test(a_workflow_is_edited_whole),
+        cmocka_unit_test(cluster_nodes_are_approved_revoked_and_removed),
         cmocka_unit_test(bodies_over_the_limit_are_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

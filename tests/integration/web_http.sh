@@ -20,7 +20,8 @@ check "failed logins were logged with the client address" grep -q "event=login_f
 stop_node "$a"
 
 # no ADMIN_PASSWORD: the page says so and nobody gets in
-start_node "$T_DIR/b.log" PORT=0; b=$LAST_PID
+DB_B=$(db_create web_b)
+start_node "$T_DIR/b.log" PORT=0 DATABASE_URL="$DB_B"; b=$LAST_PID
 check "node without a password ready" wait_log "$T_DIR/b.log" "event=ready" 60
 URL="http://127.0.0.1:$(port_of "$T_DIR/b.log")"
 page=$(curl -s -c "$T_DIR/b.jar" "$URL/login")
@@ -29,6 +30,10 @@ tok=$(sed -n 's/.*name="_csrf_token" value="\([^"]*\)".*/\1/p' <<<"$page")
 code=$(curl -s -o "$T_DIR/b.body" -w '%{http_code}' -b "$T_DIR/b.jar" --data-urlencode "_csrf_token=$tok" \
   --data-urlencode "password=" "$URL/login")
 check "a login attempt is 401 and says why" bash -c '[ "$0" = 401 ] && grep -q "ADMIN_PASSWORD is not set" "$1"' "$code" "$T_DIR/b.body"
+# the database goes away: /health says so (503), quickly
+psql_admin -c "DROP DATABASE $(sed 's|.*/\([^?]*\)?.*|\1|' <<<"$DB_B") WITH (FORCE)" >/dev/null
+out=$(curl -s -m 10 -w ' %{http_code} %{time_total}' "$URL/health")
+check "with the database gone /health answers 503 degraded ($out)" bash -c '[[ $0 == *"\"db\":\"unreachable\""*" 503 "* ]]' "$out"
 stop_node "$b"
 
 # sessions end after their lifetime (8 h by default; 2 s here)

@@ -266,6 +266,29 @@ async function runDetail(id) {
     h('p', {}, link('/runs', '← all runs'))];
 }
 
+async function cluster() {
+  const c = await api('/api/cluster');
+  const act = async (name, op) => {
+    try { await api(`/api/cluster/${encodeURIComponent(name)}/${op}`, { method: 'POST' }); message(`${name}: ${op === 'remove' ? 'removed' : op === 'approve' ? 'approved' : 'no longer approved'}`); render(); } catch (e) { fail(e); }
+  };
+  const rows = c.nodes.map((n) => h('tr', { 'data-node': n.name },
+    h('td', {}, h('strong', {}, n.name), n.name === c.node ? h('span', { class: 'muted' }, ' (this node)') : null),
+    h('td', {}, h('span', { class: n.status === 'connected' ? 'status-completed' : 'muted' }, n.status ?? 'unknown')),
+    h('td', {}, n.approved ? 'yes' : 'no'), h('td', {}, n.last_seen_at ?? ''),
+    h('td', { class: 'actions' },
+      n.approved ? h('button', { type: 'button', onclick: () => act(n.name, 'revoke') }, 'Revoke')
+        : h('button', { type: 'button', onclick: () => act(n.name, 'approve') }, 'Approve'),
+      h('button', { type: 'button', onclick: () => act(n.name, 'remove') }, 'Remove'))));
+  const name = h('input', { id: 'approve-name', placeholder: 'name@host', 'aria-label': 'Node to approve' });
+  return [h('h1', {}, 'Cluster'),
+    h('p', { class: 'muted' }, c.distribution
+      ? `This node is ${c.node}. A receive_from_workflow gate with an empty allowed_nodes admits the approved nodes only; nodes that merely connected are listed but not trusted. Changes reach the node within 10 s.`
+      : 'Erlang distribution is off on this node (NODE_NAME is not set). Approvals are stored all the same, for the nodes that share this database.'),
+    table(['Node', 'Status', 'Approved', 'Last seen (UTC)', ''], rows),
+    h('h2', {}, 'Approve a node'),
+    h('div', { class: 'row' }, name, h('button', { type: 'button', class: 'primary', id: 'approve', onclick: () => act(name.value.trim(), 'approve') }, 'Approve'))];
+}
+
 async function config() {
   const { settings } = await api('/api/settings');
   const groups = {};
@@ -305,7 +328,7 @@ async function logs() {
   h('pre', { class: 'logs' }, lines.join('\n'))];
 }
 
-const pages = { '/': dashboard, '/workflows': workflows, '/runs': runs, '/config': config, '/logs': logs };
+const pages = { '/': dashboard, '/workflows': workflows, '/runs': runs, '/cluster': cluster, '/config': config, '/logs': logs };
 
 async function render() {
   const page = pages[location.pathname] || dashboard;
