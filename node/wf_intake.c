@@ -204,16 +204,23 @@ static void poll_notifications(ac_node_wf_intake_t *in)
         cache_clear(in);
 }
 
-static void let_go(ac_node_wf_intake_t *in, const ids_t *rel)
+/* ids as a PostgreSQL array literal, "{1,2,3}" (from malloc). */
+static char *ids_literal(const ids_t *ids)
 {
     text_t arr = {0};
     text_add(&arr, "{", 1);
-    for (size_t i = 0; i < rel->n; i++) {
+    for (size_t i = 0; i < ids->n; i++) {
         char b[32];
-        int n = snprintf(b, sizeof(b), "%s%lld", i ? "," : "", (long long)rel->v[i]);
+        int n = snprintf(b, sizeof(b), "%s%lld", i ? "," : "", (long long)ids->v[i]);
         text_add(&arr, b, (size_t)n);
     }
     text_add(&arr, "}", 1);
+    return arr.s;
+}
+
+static void let_go(ac_node_wf_intake_t *in, const ids_t *rel)
+{
+    text_t arr = {ids_literal(rel), 0, 0};
     char base[32];
     snprintf(base, sizeof(base), "%lld", AC_NODE_DB_LOCK_RUN_BASE);
     const char *p[] = {base, arr.s};
@@ -225,14 +232,7 @@ static void let_go(ac_node_wf_intake_t *in, const ids_t *rel)
 /* Runs no worker could take over: failed, then let go of. */
 static void mark_abandoned(ac_node_wf_intake_t *in, const ids_t *ab)
 {
-    text_t arr = {0};
-    text_add(&arr, "{", 1);
-    for (size_t i = 0; i < ab->n; i++) {
-        char b[32];
-        int n = snprintf(b, sizeof(b), "%s%lld", i ? "," : "", (long long)ab->v[i]);
-        text_add(&arr, b, (size_t)n);
-    }
-    text_add(&arr, "}", 1);
+    text_t arr = {ids_literal(ab), 0, 0};
     const char *p[] = {arr.s};
     PQclear(PQexecParams(in->db,
                          "UPDATE workflow_runs SET status = 'failed', completed_at = now() AT TIME ZONE 'utc', "
