@@ -112,6 +112,7 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
     {NULL, "auth.rate_limit.block_duration_seconds", "900", "integer", "auth", 0, "How long a blocked address stays blocked."},
     {NULL, "auth.rate_limit.window_seconds", "300", "integer", "auth", 0, "Failed attempts older than this are forgotten."},
     {NULL, "api.token",               "",      "string",  "auth", S, "Bearer token for scripts calling /api/ and /metrics; made on the Config page; empty: no token access."},
+    {NULL, "web.allowed_hosts",       "",      "string",  "auth", 0, "Comma-separated host names the admin UI answers to besides IP addresses and localhost (your reverse proxy's public name)."},
     {NULL, "web.cookie_secure",       "false", "boolean", "auth", 0, "Mark session cookies Secure (set it behind a TLS reverse proxy; automatic when the node serves TLS itself)."},
 
     {NULL, "identity.name",           "AlexClaw", "string", "identity", 0, "The agent's name."},

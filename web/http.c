@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #define CSP                                                                                                            \
@@ -235,6 +236,51 @@ void ac_web_client_addr(h2o_req_t *req, bool trust_proxy, char *out, size_t cap)
         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, (socklen_t)cap);
     else if (len > 0 && ss.ss_family == AF_INET6)
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, (socklen_t)cap);
+}
+
+bool ac_web_host_allowed(h2o_req_t *req, const char *allowed)
+{
+    h2o_iovec_t a = req->input.authority;
+    /* An HTTP/1 request without Host (h2o then fills in the host configuration's name, "default") comes from no
+     * browser, so from no rebound page. */
+    h2o_iovec_t dflt = req->hostconf->authority.hostport;
+    if (req->version < 0x200 && h2o_memis(a.base, a.len, dflt.base, dflt.len))
+        return true;
+    const char *p = a.base, *end = a.base + a.len;
+    char host[256];
+    size_t n;
+    if (a.base == NULL || a.len == 0)
+        return false;
+    if (*p == '[') { /* [IPv6]:port */
+        const char *close = memchr(p, ']', a.len);
+        if (close == NULL)
+            return false;
+        n = (size_t)(close - p - 1);
+        p++;
+    } else {
+        const char *colon = memchr(p, ':', a.len);
+        n = (size_t)((colon != NULL ? colon : end) - p);
+    }
+    if (n == 0 || n >= sizeof(host))
+        return false;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    unsigned char bin[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1 || strcasecmp(host, "localhost") == 0)
+        return true;
+    for (const char *q = allowed != NULL ? allowed : ""; *q;) {
+        while (*q == ' ' || *q == ',')
+            q++;
+        const char *start = q;
+        while (*q && *q != ',')
+            q++;
+        const char *stop = q;
+        while (stop > start && stop[-1] == ' ')
+            stop--;
+        if ((size_t)(stop - start) == n && n > 0 && strncasecmp(start, host, n) == 0)
+            return true;
+    }
+    return false;
 }
 
 bool ac_web_is_tls(h2o_req_t *req)

@@ -53,6 +53,11 @@ bool ac_web_query_value(h2o_req_t *req, const char *name, char *out, size_t cap)
 /* The client's address as text. With trust_proxy, the last element of X-Forwarded-For (the address our proxy saw)
  * when it is a valid IPv4 or IPv6 address; else the peer address of the connection. */
 void ac_web_client_addr(h2o_req_t *req, bool trust_proxy, char *out, size_t cap);
+/* True when the request's Host (HTTP/1) or :authority (HTTP/2), without its port, is an IP address, "localhost", or
+ * one of the comma-separated names in allowed (case-insensitive). Defeats DNS rebinding: a hostile page whose name
+ * resolves to this node cannot talk to it, because the browser sends that page's host name. An HTTP/1 request without
+ * a Host header is let through (no browser sends one). */
+bool ac_web_host_allowed(h2o_req_t *req, const char *allowed);
 /* True when the request came over TLS. */
 bool ac_web_is_tls(h2o_req_t *req);
 

@@ -2,6 +2,7 @@
 #include "web/internal.h"
 
 #include "node/log.h"
+#include "node/settings.h"
 #include "policy/alloc.h"
 #include "policy/crypto.h"
 
@@ -44,9 +45,28 @@ static void serve_asset(h2o_req_t *req, const ac_web_asset_t *a, const char *cac
     ac_web_respond(req, 200, "OK", a->content_type, (const char *)a->data, a->len, cache);
 }
 
+/* The Host check: see ac_web_host_allowed. */
+static bool host_ok(ac_web_server_t *s, h2o_req_t *req)
+{
+    char *allowed = NULL;
+    if (ac_node_settings_get_str(s->cfg.settings, "web.allowed_hosts", &allowed) != 0) {
+        free(allowed);
+        allowed = NULL;
+    }
+    bool ok = ac_web_host_allowed(req, allowed);
+    free(allowed);
+    return ok;
+}
+
 static void route(ac_web_server_t *s, h2o_req_t *req)
 {
     const char *path = ac_web_path(req);
+    if (!host_ok(s, req)) {
+        ac_web_error(req, 403,
+                     "this node does not answer to that host name: add it to the setting web.allowed_hosts (IP "
+                     "addresses and localhost always work)");
+        return;
+    }
     bool get = ac_web_method_is(req, "GET") || ac_web_method_is(req, "HEAD");
     bool post = ac_web_method_is(req, "POST");
     bool api = strcmp(path, "/api") == 0 || strncmp(path, "/api/", 5) == 0;

@@ -66,6 +66,12 @@ done
 check "after 5 failures with forged X-Forwarded-For the next attempt is blocked" [ "$(login "$PW" 10.9.9.9)" = 429 ]
 check "the node counted the address nginx saw" grep -q "event=login_failed client=127.0.0.1 " "$T_DIR/node.log"
 check "never the forged one" not grep -q "event=login_failed client=10.1.2" "$T_DIR/node.log"
+# the public name: refused until web.allowed_hosts names it (a setting: it reaches the running node within a second)
+pub() { curl -sk -o /dev/null -w '%{http_code}' --resolve "alexclaw.example.org:$HTTPS:127.0.0.1" "https://alexclaw.example.org:$HTTPS/health"; }
+check "the public name is refused until it is allowed" [ "$(pub)" = 403 ]
+"$B" config set web.allowed_hosts alexclaw.example.org >/dev/null 2>&1
+for i in $(seq 30); do [ "$(pub)" = 200 ] && break; sleep 0.1; done
+check "and answered once web.allowed_hosts names it" [ "$(pub)" = 200 ]
 kill -QUIT "$ngx" 2>/dev/null; wait "$ngx" 2>/dev/null
 stop_node "$n"
 finish

@@ -751,6 +751,32 @@ static void cluster_nodes_are_approved_revoked_and_removed(void **state)
     resp_free(&r);
 }
 
+static void only_allowed_host_names_are_answered(void **state)
+{
+    (void)state;
+    /* DNS rebinding: a hostile page's name resolved to this node; the browser sends that name as Host */
+    const char *evil[] = {"Host: rebind.example", NULL};
+    resp_t r = http("GET", "/health", NULL, 0, evil, NULL);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "web.allowed_hosts"));
+    resp_free(&r);
+    r = http("GET", "/api/session", NULL, 0, evil, session_cookie);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    const char *local[] = {"Host: localhost:5001", NULL}, *v6[] = {"Host: [::1]:5001", NULL};
+    r = http("GET", "/health", NULL, 0, local, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = http("GET", "/health", NULL, 0, v6, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    set_setting("web.allowed_hosts", "\"admin.example.org, REBIND.example\"");
+    r = http("GET", "/health", NULL, 0, evil, NULL); /* names compare without case */
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    set_setting("web.allowed_hosts", "\"\"");
+}
+
 static void bodies_over_the_limit_are_refused(void **state)
 {
     (void)state;
@@ -794,6 +820,7 @@ int main(void)
         cmocka_unit_test(a_workflow_runs_from_the_api_and_its_path_shows),
         cmocka_unit_test(a_workflow_is_edited_whole),
         cmocka_unit_test(cluster_nodes_are_approved_revoked_and_removed),
+        cmocka_unit_test(only_allowed_host_names_are_answered),
         cmocka_unit_test(bodies_over_the_limit_are_refused),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
