@@ -506,6 +506,10 @@ static void process(ac_node_wf_intake_t *in, ac_node_wf_job_t *group, size_t n)
             continue;
         }
         entry_t entry = {job, ac_node_wf_retain(wf), gate};
+        if (n == 1) { /* a lone trigger is recorded with record_one's parameters: no group text to build */
+            e[ne++] = entry;
+            continue;
+        }
         char *row = row_text(ne, &entry);
         size_t rlen = row != NULL ? strlen(row) : 0;
         if (ne > 0 && rows.len + rlen > PAYLOAD_MAX) { /* a statement of about PAYLOAD_MAX at most */

@@ -383,6 +383,29 @@ static void link_resources(PGconn *c, json_t *resources, const char *wf_id, json
     }
 }
 
+/* Parses and validates a workflow document (what = how an error names it). OUT: *doc (the caller releases it; *wf
+ * and *steps point into it). Nothing to release on error. */
+static int parse_doc(const char *text, size_t len, const char *what, json_t **doc, json_t **wf, json_t **steps,
+                     ac_errmsg_t *err)
+{
+    *doc = *wf = *steps = NULL;
+    if (len > AC_NODE_WF_IMPORT_MAX_BYTES)
+        return ac_errmsg_set(err, -AC_EINVAL, "%s is larger than %d bytes", what, AC_NODE_WF_IMPORT_MAX_BYTES);
+    json_error_t je;
+    json_t *d = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (d == NULL)
+        return ac_errmsg_set(err, -AC_EINVAL, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    int rc = depth(d) > JSON_DEPTH_MAX
+                 ? ac_errmsg_set(err, -AC_EINVAL, "Invalid format: nested deeper than %d levels", JSON_DEPTH_MAX)
+                 : check_doc(d, wf, steps, err);
+    if (rc != 0) {
+        json_decref(d);
+        return rc;
+    }
+    *doc = d;
+    return 0;
+}
+
 /* Inserts the (validated) steps of a workflow. */
 static int insert_steps(PGconn *c, const char *wid, json_t *steps, ac_errmsg_t *err)
 {
@@ -426,20 +449,10 @@ static int insert_steps(PGconn *c, const char *wid, json_t *steps, ac_errmsg_t *
 int ac_node_wf_import(PGconn *c, const char *text, size_t len, ac_node_wf_import_result_t *res, ac_errmsg_t *err)
 {
     memset(res, 0, sizeof(*res));
-    if (len > AC_NODE_WF_IMPORT_MAX_BYTES)
-        return ac_errmsg_set(err, -AC_EINVAL, "Import file is larger than %d bytes", AC_NODE_WF_IMPORT_MAX_BYTES);
-    json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (doc == NULL)
-        return ac_errmsg_set(err, -AC_EINVAL, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-    int rc;
-    json_t *wf = NULL, *steps = NULL;
-    if (depth(doc) > JSON_DEPTH_MAX) {
-        rc = ac_errmsg_set(err, -AC_EINVAL, "Invalid format: nested deeper than %d levels", JSON_DEPTH_MAX);
-        goto Exit;
-    }
-    if ((rc = check_doc(doc, &wf, &steps, err)) != 0)
-        goto Exit;
+    json_t *doc, *wf, *steps;
+    int rc = parse_doc(text, len, "Import file", &doc, &wf, &steps, err);
+    if (rc != 0)
+        return rc;
 
     if ((rc = ac_node_db_exec(c, "BEGIN", "import", err)) != 0)
         goto Exit;
@@ -484,21 +497,11 @@ Exit:
 
 int ac_node_wf_replace(PGconn *c, const char *name, const char *text, size_t len, int64_t *id, ac_errmsg_t *err)
 {
-    if (len > AC_NODE_WF_IMPORT_MAX_BYTES)
-        return ac_errmsg_set(err, -AC_EINVAL, "Workflow is larger than %d bytes", AC_NODE_WF_IMPORT_MAX_BYTES);
-    json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (doc == NULL)
-        return ac_errmsg_set(err, -AC_EINVAL, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
-    int rc;
-    json_t *wf = NULL, *steps = NULL;
+    json_t *doc, *wf, *steps;
     PGresult *r = NULL;
-    if (depth(doc) > JSON_DEPTH_MAX) {
-        rc = ac_errmsg_set(err, -AC_EINVAL, "Invalid format: nested deeper than %d levels", JSON_DEPTH_MAX);
-        goto Exit;
-    }
-    if ((rc = check_doc(doc, &wf, &steps, err)) != 0)
-        goto Exit;
+    int rc = parse_doc(text, len, "Workflow", &doc, &wf, &steps, err);
+    if (rc != 0)
+        return rc;
     if ((rc = ac_node_db_exec(c, "BEGIN", "replace", err)) != 0)
         goto Exit;
     const char *np[] = {name};

@@ -18,6 +18,11 @@
 
 #define NAME_MAX_LEN 255
 #define LIST_MAX     200
+/* A run as lists show it (runs r, workflows w). */
+#define UTC_TEXT(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+#define RUN_COLUMNS                                                                                                    \
+    "r.id, w.name AS workflow, r.status, " UTC_TEXT("r.started_at") " AS started_at, " UTC_TEXT(                       \
+        "r.completed_at") " AS completed_at, r.node, r.error"
 
 /* A query run on a database worker: fn fills status and body. */
 typedef struct call call_t;
@@ -281,8 +286,7 @@ static void status_run(PGconn *db, call_t *c)
 {
     PGresult *r;
     if (!query(db, c,
-               "SELECT r.id, w.name AS workflow, r.status, to_char(r.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-               "AS started_at, r.node, r.error FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+               "SELECT " RUN_COLUMNS " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
                "ORDER BY r.id DESC LIMIT 10",
                0, NULL, &r))
         return;
@@ -369,8 +373,9 @@ static void cluster_run(PGconn *db, call_t *c)
 {
     PGresult *r;
     if (!query(db, c,
-               "SELECT name, label, status, approved, to_char(last_seen_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS "
-               "last_seen_at FROM cluster_nodes ORDER BY name LIMIT 1000",
+               "SELECT name, label, status, approved, " UTC_TEXT(
+                   "last_seen_at") " AS "
+                                   "last_seen_at FROM cluster_nodes ORDER BY name LIMIT 1000",
                0, NULL, &r))
         return;
     c->body = json_pack("{s:s,s:b,s:o}", "node", c->s->node_name, "distribution", c->s->cfg.distribution, "nodes",
@@ -513,9 +518,7 @@ static void runs_run(PGconn *db, call_t *c)
     const char *p[] = {c->name[0] ? c->name : NULL, limit};
     PGresult *r;
     if (!query(db, c,
-               "SELECT r.id, w.name AS workflow, r.status, to_char(r.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-               "AS started_at, to_char(r.completed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS completed_at, r.node, "
-               "r.error FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+               "SELECT " RUN_COLUMNS " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
                "WHERE $1::text IS NULL OR w.name = $1 ORDER BY r.id DESC LIMIT $2::int",
                2, p, &r))
         return;
@@ -530,9 +533,7 @@ static void run_one_run(PGconn *db, call_t *c)
     const char *p[] = {id};
     PGresult *r;
     if (!query(db, c,
-               "SELECT r.id, w.name AS workflow, r.status, to_char(r.started_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-               "AS started_at, to_char(r.completed_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS completed_at, r.node, "
-               "r.error, r.result::text AS result_json, r.step_results::text AS step_results_json, "
+               "SELECT " RUN_COLUMNS ", r.result::text AS result_json, r.step_results::text AS step_results_json, "
                "(SELECT json_agg(json_build_object('position', o.step_position, 'skill', o.skill_name, "
                "'duration_ms', o.duration_ms, 'metadata', o.metadata) ORDER BY o.id)::text FROM skill_outcomes o "
                "WHERE o.workflow_run_id = r.id) AS path_json "
@@ -565,20 +566,17 @@ static void settings_list(ac_web_server_t *s, h2o_req_t *req)
 {
     ac_node_setting_t *rows = NULL;
     size_t n = 0;
-    ac_node_settings_list(s->cfg.settings, NULL, &rows, &n);
+    ac_node_settings_list(s->cfg.settings, NULL, &rows, &n); /* sensitive values come masked */
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
         ac_node_setting_t *r = &rows[i];
-        char *masked = r->sensitive && r->value != NULL ? ac_node_setting_mask(r->value) : NULL;
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "key", r->key, "type", ac_node_setting_type_name(r->type),
                               "category", r->category != NULL ? r->category : "", "description",
                               r->description != NULL ? r->description : "", "sensitive", r->sensitive, "readable",
                               r->error == 0);
-        json_object_set_new(o, "value",
-                            r->value == NULL ? json_null() : json_string(masked != NULL ? masked : r->value));
-        if (r->sensitive)
+        json_object_set_new(o, "value", r->value == NULL ? json_null() : json_string(r->value));
+        if (r->sensitive) /* the mask of a non-empty value is non-empty */
             json_object_set_new(o, "set", json_boolean(r->value != NULL && r->value[0] != '\0'));
-        free(masked);
         json_array_append_new(a, o);
     }
     ac_node_settings_rows_free(rows, n);
