@@ -4,12 +4,42 @@
 #include "node/cluster.h"
 #include "node/log.h"
 #include "policy/alloc.h"
+#include "skills/notify.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+
+static int notify_send(void *arg, const char *chat_id, const char *html, const char *plain, char *errbuf, size_t errlen)
+{
+    ac_errmsg_t err = {0};
+    int rc = ac_node_tg_client_send(arg, chat_id, html, plain, &err);
+    if (rc != 0)
+        snprintf(errbuf, errlen, "%s", err.msg);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Circuit breaker notices to the owner's chat, in the original's words. */
+static void breaker_notice(void *arg, const char *skill, ac_skills_breaker_state_t from, ac_skills_breaker_state_t to,
+                           int failures, const char *last_error)
+{
+    ac_node_tg_client_t *c = arg;
+    if (!ac_node_tg_client_configured(c) || (to != AC_BREAKER_OPEN && to != AC_BREAKER_CLOSED) || from == to)
+        return;
+    char plain[600];
+    if (to == AC_BREAKER_OPEN)
+        snprintf(plain, sizeof(plain),
+                 "\xe2\x9a\xa1 Circuit OPEN for skill %s\n%d consecutive failures. Auto-retry in 5 min.\nLast error: "
+                 "%.200s",
+                 skill, failures, last_error != NULL ? last_error : "");
+    else
+        snprintf(plain, sizeof(plain), "\xe2\x9c\x85 Circuit CLOSED for skill %s \xe2\x80\x94 recovered.", skill);
+    ac_errmsg_t err = {0};
+    ac_node_tg_client_send(c, NULL, NULL, plain, &err);
+}
 
 int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err)
 {
@@ -36,6 +66,17 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
         .shell_user = shell_user != NULL ? shell_user : "nobody",
         .node_name = rt->node_name,
     };
+    int rc = ac_node_tg_client_new(ac_node_env_get(&rt->env, "TELEGRAM_API_URL"), rt->settings, &app->tg_client, err);
+    if (rc != 0) {
+        ac_skills_breakers_free(app->breakers);
+        ac_skills_registry_free(app->registry);
+        free(app->backup_dir);
+        memset(app, 0, sizeof(*app));
+        return rc;
+    }
+    ac_skills_notify_set_sender(notify_send, app->tg_client);
+    ac_skills_breakers_set_hook(app->breakers, breaker_notice, app->tg_client);
+    app->started_at = (int64_t)time(NULL);
     return 0;
 }
 
@@ -93,13 +134,27 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
     app->scheduler = ac_node_scheduler_new(app->rt->conninfo, app->rt->node_name, submit_scheduled, app);
     if ((rc = ac_node_scheduler_start(app->scheduler, err)) != 0)
         return rc;
-    return ac_node_cluster_start(app, &app->cluster, err);
+    if ((rc = ac_node_cluster_start(app, &app->cluster, err)) != 0)
+        return rc;
+    ac_node_telegram_cfg_t tcfg = {
+        .conninfo = app->rt->conninfo,
+        .client = app->tg_client,
+        .node_name = app->rt->node_name,
+        .dispatch = {.settings = app->rt->settings,
+                     .pool = app->pool,
+                     .registry = app->registry,
+                     .base = app->base,
+                     .node_name = app->rt->node_name,
+                     .started_at = app->started_at},
+    };
+    return ac_node_telegram_start(&tcfg, &app->telegram, err);
 }
 
 void ac_node_app_close(ac_node_app_t *app)
 {
     /* order matters: no new work, then the intake (answers what waits; hands nothing more to the pool), the pool
      * (whose workers still tell the intake they hold a run), the cluster and its distribution layer */
+    ac_node_telegram_stop(app->telegram); /* it submits runs and answers the chat */
     ac_node_scheduler_stop(app->scheduler);
     ac_node_scheduler_free(app->scheduler);
     ac_node_cluster_quiesce(app->cluster);
@@ -107,6 +162,9 @@ void ac_node_app_close(ac_node_app_t *app)
     ac_node_wf_pool_stop(app->pool);
     ac_node_wf_intake_free(app->intake);
     ac_node_cluster_stop(app->cluster);
+    if (app->tg_client != NULL) /* no executor thread runs any more: nothing sends through it */
+        ac_skills_notify_set_sender(NULL, NULL);
+    ac_node_tg_client_free(app->tg_client);
     ac_skills_breakers_free(app->breakers);
     ac_skills_registry_free(app->registry);
     free(app->backup_dir);

@@ -6,6 +6,8 @@
 
 #include "node/runtime.h"
 #include "node/scheduler.h"
+#include "node/telegram.h"
+#include "node/tg_client.h"
 #include "node/wf_intake.h"
 #include "node/wf_pool.h"
 
@@ -19,12 +21,16 @@ typedef struct ac_node_app {
     ac_node_wf_intake_t *intake; /* remote triggers */
     ac_node_scheduler_t *scheduler;
     struct ac_node_cluster *cluster; /* NULL unless NODE_NAME is set */
+    ac_node_tg_client_t *tg_client;  /* sends: telegram_notify, breaker notices, replies */
+    ac_node_telegram_t *telegram;    /* the poller (serve only) */
+    int64_t started_at;
 } ac_node_app_t;
 
-/* Builds the registry, breakers and skill context (no threads). */
+/* Builds the registry, breakers, skill context and the Telegram client, and installs the telegram_notify sender and
+ * the circuit breakers' notices (no threads). */
 int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err);
 /* Recovers interrupted runs of this node, then starts the pool, the trigger intake, the scheduler and (with
- * NODE_NAME) the cluster. */
+ * NODE_NAME) the cluster, and the Telegram poller. */
 int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err);
 /* Stops the scheduler, the intake (triggers waiting are refused), the pool (runs in flight end as cancelled) and
  * then the cluster, and frees everything. */

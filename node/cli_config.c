@@ -7,11 +7,13 @@
 #include "node/config.h"
 #include "node/log.h"
 #include "node/runtime.h"
+#include "node/twofa.h"
 #include "policy/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void print_row(const ac_node_setting_t *r)
 {
@@ -58,8 +60,10 @@ static int read_stdin_value(char **out)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: alexclaw config list [CATEGORY] | get KEY | set KEY VALUE|- [--type TYPE] | unset KEY |"
-                    " reference env|markdown\n");
+    fprintf(stderr, "usage: alexclaw config list [CATEGORY] | get KEY | set KEY VALUE|- [--type TYPE] [--code CODE] |"
+                    " unset KEY [--code CODE] | reference env|markdown\n"
+                    "  --code: a current code from your authenticator app, to change telegram.chat_id, auth.*, shell.*"
+                    " or api.token while 2FA is on\n");
     return 2;
 }
 
@@ -77,15 +81,20 @@ int ac_node_cli_config(int argc, char **argv)
             return usage();
         return 0;
     }
-    const char *type = NULL;
-    if (strcmp(sub, "set") == 0) {
-        if (argc == 5 && strcmp(argv[3], "--type") == 0)
-            type = argv[4];
-        else if (argc != 3)
+    const char *type = NULL, *code = NULL;
+    if (strcmp(sub, "set") == 0 || strcmp(sub, "unset") == 0) {
+        int npos = strcmp(sub, "set") == 0 ? 3 : 2;
+        if (argc < npos)
             return usage();
-    } else if ((strcmp(sub, "get") == 0 || strcmp(sub, "unset") == 0) ? argc != 2
-               : strcmp(sub, "list") == 0                             ? argc > 2
-                                                                      : true) {
+        for (int i = npos; i < argc; i += 2) {
+            if (i + 1 < argc && strcmp(argv[i], "--type") == 0 && type == NULL && npos == 3)
+                type = argv[i + 1];
+            else if (i + 1 < argc && strcmp(argv[i], "--code") == 0 && code == NULL)
+                code = argv[i + 1];
+            else
+                return usage();
+        }
+    } else if (strcmp(sub, "get") == 0 ? argc != 2 : strcmp(sub, "list") == 0 ? argc > 2 : true) {
         return usage();
     }
 
@@ -136,6 +145,18 @@ int ac_node_cli_config(int argc, char **argv)
         else
             snprintf(err.msg, sizeof(err.msg), "no setting %s", argv[1]);
         ac_node_setting_clear(&row);
+    } else if (strncmp(argv[1], "auth.totp.", 10) == 0) {
+        /* only the 2FA flows change these: setting auth.totp.enabled by hand would lock everyone out */
+        rc = ac_errmsg_set(&err, -AC_EPERM,
+                           "%s is managed by the 2FA setup (/setup 2fa in Telegram, or Config in the admin UI)",
+                           argv[1]);
+    } else if (ac_node_twofa_key_guarded(argv[1]) && ac_node_twofa_enabled(rt.settings) &&
+               (rc = code != NULL ? ac_node_twofa_verify(rt.db, rt.settings, code, (int64_t)time(NULL), &err)
+                                  : ac_errmsg_set(&err, -AC_EPERM,
+                                                  "changing %s needs 2FA: add --code with a current code from your "
+                                                  "authenticator app",
+                                                  argv[1])) != 0) {
+        /* refused; err says why */
     } else if (strcmp(sub, "set") == 0) {
         rc = ac_node_settings_store_set(rt.db, rt.settings, argv[1], value, type, &err);
     } else {

@@ -6,6 +6,7 @@
 
 #include "node/app.h"
 #include "node/log.h"
+#include "node/twofa.h"
 #include "node/wf_exec.h"
 #include "node/wf_io.h"
 #include "policy/alloc.h"
@@ -16,12 +17,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: alexclaw workflow list | show NAME | run NAME [--input JSON] | import FILE|- |"
-            " export NAME | runs [NAME] | cancel RUN_ID | enable NAME | disable NAME | schedule NAME CRON|none\n");
+            "usage: alexclaw workflow list | show NAME | run NAME [--input JSON] [--code CODE] | import FILE|- |"
+            " export NAME | runs [NAME] | cancel RUN_ID | enable NAME [--code CODE] | disable NAME [--code CODE] |"
+            " schedule NAME CRON|none [--code CODE]\n"
+            "  --code: a current code from your authenticator app, for a workflow that requires 2FA while 2FA is on\n");
     return 2;
 }
 
@@ -35,7 +39,8 @@ static int cmd_list(PGconn *c)
 {
     PGresult *r = PQexec(c, "SELECT w.id, w.name, w.enabled, coalesce(w.schedule, ''), coalesce(w.node, ''), "
                             "(SELECT count(*) FROM workflow_steps s WHERE s.workflow_id = w.id), "
-                            "coalesce(w.metadata->>'requires_2fa', 'false') FROM workflows w ORDER BY w.name");
+                            "CASE WHEN w.metadata->'requires_2fa' = 'true'::jsonb THEN 'true' ELSE 'false' END "
+                            "FROM workflows w ORDER BY w.name");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
         return fail(PQerrorMessage(c));
@@ -156,6 +161,43 @@ static int cmd_set(PGconn *c, const char *sub, const char *name, const char *cro
     return rc;
 }
 
+/* The second factor on the command line (--code). required: the action needs 2FA to be on (running a workflow
+ * that requires it); otherwise a code is needed only while 2FA is on. Returns 0 or the exit status. */
+static int second_factor(ac_node_runtime_t *rt, const char *code, bool required, const char *what)
+{
+    char msg[AC_ERRMSG_MAX + 128];
+    if (!ac_node_twofa_enabled(rt->settings)) {
+        if (!required)
+            return 0;
+        snprintf(msg, sizeof(msg),
+                 "%s requires 2FA: set up 2FA first (/setup 2fa in Telegram, or Config in the admin UI)", what);
+        return fail(msg);
+    }
+    if (code == NULL) {
+        snprintf(msg, sizeof(msg), "%s requires 2FA: add --code with a current code from your authenticator app", what);
+        return fail(msg);
+    }
+    ac_errmsg_t err = {{0}};
+    if (ac_node_twofa_verify(rt->db, rt->settings, code, (int64_t)time(NULL), &err) != 0) {
+        snprintf(msg, sizeof(msg), "the code was refused: %s", err.msg);
+        return fail(msg);
+    }
+    return 0;
+}
+
+/* Whether the workflow requires 2FA (false when there is none; true when the database cannot say: fail closed). */
+static bool guarded(PGconn *c, const char *name)
+{
+    const char *p[] = {name};
+    PGresult *r = PQexecParams(c,
+                               "SELECT coalesce(metadata->'requires_2fa' = 'true'::jsonb, false) FROM workflows "
+                               "WHERE name = $1",
+                               1, NULL, p, NULL, NULL, 0);
+    bool g = PQresultStatus(r) != PGRES_TUPLES_OK || (PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't');
+    PQclear(r);
+    return g;
+}
+
 static volatile sig_atomic_t run_cancel;
 
 static void on_interrupt(int sig)
@@ -164,7 +206,7 @@ static void on_interrupt(int sig)
     run_cancel = 1;
 }
 
-static int cmd_run(ac_node_runtime_t *rt, const char *name, const char *input_text)
+static int cmd_run(ac_node_runtime_t *rt, const char *name, const char *input_text, const char *code)
 {
     json_t *input = NULL;
     if (input_text != NULL) {
@@ -182,17 +224,23 @@ static int cmd_run(ac_node_runtime_t *rt, const char *name, const char *input_te
         json_decref(input);
         return fail(err.msg);
     }
-    if (!wf->enabled || ac_node_wf_requires_2fa(wf)) {
-        fprintf(stderr, "alexclaw workflow: %s %s\n", wf->name,
-                !wf->enabled ? "is disabled (enable it first)"
-                             : "requires 2FA; the command line cannot confirm a code yet, run it from Telegram or the "
-                               "admin UI once 2FA is available");
+    if (!wf->enabled) {
+        fprintf(stderr, "alexclaw workflow: %s is disabled (enable it first)\n", wf->name);
         ac_node_wf_free(wf);
         json_decref(input);
         return 1;
     }
+    if (ac_node_wf_requires_2fa(wf) && (rc = second_factor(rt, code, true, "this workflow")) != 0) {
+        ac_node_wf_free(wf);
+        json_decref(input);
+        return rc;
+    }
     ac_node_app_t app;
-    ac_node_app_init(&app, rt, &err);
+    if ((rc = ac_node_app_init(&app, rt, &err)) != 0) {
+        ac_node_wf_free(wf);
+        json_decref(input);
+        return fail(err.msg);
+    }
     ac_node_wf_env_t env = {rt->db, app.registry, app.breakers, app.base};
     /* Ctrl-C or SIGTERM cancels the run at its next step (a shell command in flight is killed), so the run is
      * recorded as cancelled instead of being left `running`. */
@@ -233,7 +281,22 @@ int ac_node_cli_workflow(int argc, char **argv)
     if (argc < 1)
         return usage();
     const char *sub = argv[0];
-    const char *input = NULL;
+    const char *input = NULL, *code = NULL;
+    /* options after the positional arguments: --input (run only) and --code */
+    int npos = strcmp(sub, "schedule") == 0 ? 3 : argc >= 2 ? 2 : argc;
+    for (int i = npos; i < argc; i += 2) {
+        bool has = i + 1 < argc;
+        if (has && strcmp(argv[i], "--input") == 0 && strcmp(sub, "run") == 0 && input == NULL)
+            input = argv[i + 1];
+        else if (has && strcmp(argv[i], "--code") == 0 && code == NULL &&
+                 (strcmp(sub, "run") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0 ||
+                  strcmp(sub, "schedule") == 0))
+            code = argv[i + 1];
+        else
+            return usage();
+    }
+    if (argc > npos)
+        argc = npos; /* the options are taken */
     if (strcmp(sub, "list") == 0) {
         if (argc != 1)
             return usage();
@@ -241,9 +304,7 @@ int ac_node_cli_workflow(int argc, char **argv)
         if (argc > 2)
             return usage();
     } else if (strcmp(sub, "run") == 0) {
-        if (argc == 4 && strcmp(argv[2], "--input") == 0)
-            input = argv[3];
-        else if (argc != 2)
+        if (argc != 2)
             return usage();
     } else if (strcmp(sub, "show") == 0 || strcmp(sub, "export") == 0 || strcmp(sub, "import") == 0 ||
                strcmp(sub, "cancel") == 0 || strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0) {
@@ -276,12 +337,12 @@ int ac_node_cli_workflow(int argc, char **argv)
     else if (strcmp(sub, "import") == 0)
         rc = cmd_import(rt.db, argv[1]);
     else if (strcmp(sub, "run") == 0)
-        rc = cmd_run(&rt, argv[1], input);
-    else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0)
-        rc = cmd_set(rt.db, sub, argv[1], NULL);
-    else if (strcmp(sub, "schedule") == 0)
-        rc = cmd_set(rt.db, sub, argv[1], argv[2]);
-    else if ((rc = ac_node_wf_cancel(rt.db, run_id, &err)) != 0)
+        rc = cmd_run(&rt, argv[1], input, code);
+    else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0 || strcmp(sub, "schedule") == 0) {
+        /* the flag and the schedule of a workflow that requires 2FA change with a code while 2FA is on */
+        if (!guarded(rt.db, argv[1]) || (rc = second_factor(&rt, code, false, "changing this workflow")) == 0)
+            rc = cmd_set(rt.db, sub, argv[1], strcmp(sub, "schedule") == 0 ? argv[2] : NULL);
+    } else if ((rc = ac_node_wf_cancel(rt.db, run_id, &err)) != 0)
         rc = fail(err.msg);
     else
         printf("cancelled run %lld\n", (long long)run_id);

@@ -48,6 +48,8 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
      "Seconds of silence after which a peer connection is dropped (as erl's net_ticktime)."},
     {"CLUSTER_APPROVED_NODES",  NULL, "none",                           NULL, NULL, 0,
      "Comma-separated node names approved at start (a receive_from_workflow gate with an empty allowed_nodes admits approved nodes only)."},
+    {"TELEGRAM_API_URL",        NULL, "https://api.telegram.org",       NULL, NULL, 0,
+     "Base URL of the Telegram Bot API: https://, or http:// to this host only (the bot token travels in the URL); tests point it at a loopback server."},
     {"LOG_LEVEL",               NULL, "info",                           NULL, NULL, 0,
      "Lowest level written to stderr: debug, info, warn or error."},
     {"ALEXCLAW_PG_USER",        NULL, "alexclaw",                       NULL, NULL, 0,

@@ -18,6 +18,7 @@
 /* (class, hashtext(NODE_NAME)) in the two-key form: held by the live node of that identity for its lifetime */
 #define AC_NODE_DB_LOCK_IDENTITY_CLASS 0x41436c69
 #define AC_NODE_DB_LOCK_CLAIMS_PRUNE   0x41436c6177000003LL /* one node at a time prunes old schedule claims */
+#define AC_NODE_DB_LOCK_TELEGRAM       0x41436c6177000004LL /* the Telegram poller when telegram.node is empty */
 
 /* Checks the syntax of a DATABASE_URL (a postgres:// or postgresql:// URL, or a libpq key=value string) without
  * connecting. err never contains the password. */

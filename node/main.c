@@ -9,6 +9,7 @@
 #include "node/config.h"
 #include "node/log.h"
 #include "node/runtime.h"
+#include "policy/totp.h"
 #include "web/server.h"
 
 #include <signal.h>
@@ -91,6 +92,8 @@ static int start_web(ac_node_runtime_t *rt, ac_node_app_t *app, ac_web_server_t 
         .pool = app->pool,
         .breakers = app->breakers,
         .registry = app->registry,
+        .telegram = app->telegram,
+        .telegram_api_url = ac_node_env_get(&rt->env, "TELEGRAM_API_URL"),
         .distribution = app->cluster != NULL,
         .node_name = rt->node_name,
         .started_at = (int64_t)time(NULL),
@@ -140,6 +143,7 @@ static int cmd_serve(void)
     ac_log_info("node", "stopping", "node=%s", rt.node_name);
     /* The loop has stopped: no request can reach the pool any more. The pool stops first, because its callbacks may
      * still answer requests waiting for a run to start (they go through the web server's job queue). */
+    ac_web_server_quiesce(web); /* no database job of the web runs any more: none reaches the pool */
     ac_node_app_close(&app);
     ac_web_server_free(web);
     ac_node_runtime_close(&rt);
@@ -175,6 +179,10 @@ int main(int argc, char **argv)
         printf("alexclaw %s\n", AC_VERSION);
         return 0;
     }
+    if (ac_policy_totp_init() != 0) {
+        fprintf(stderr, "alexclaw: the TOTP library (liboath) failed to start\n");
+        return 1;
+    }
     if (strcmp(cmd, "serve") == 0 && argc == 2)
         rc = cmd_serve();
     else if (strcmp(cmd, "migrate") == 0 && argc == 2)
@@ -191,6 +199,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "alexclaw: unknown command or arguments: %s (see alexclaw help)\n", cmd);
         rc = 2;
     }
+    ac_policy_totp_done();
     ac_log_shutdown();
     return rc;
 }

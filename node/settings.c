@@ -445,6 +445,8 @@ static void copy_masked(const ac_node_setting_t *src, ac_node_setting_t *dst)
     dst->error = src->error;
     if (src->value == NULL)
         dst->value = NULL;
+    else if (src->sensitive && strncmp(src->key, "auth.totp.", 10) == 0) /* not even 8 of the key's characters */
+        dst->value = ac_strdup(src->value[0] != '\0' ? "********" : "");
     else if (src->sensitive)
         dst->value = ac_node_setting_mask(src->value);
     else

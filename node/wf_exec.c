@@ -4,6 +4,7 @@
 #include "node/db.h"
 #include "node/log.h"
 #include "policy/alloc.h"
+#include "skills/notify.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,9 +303,31 @@ static void remember(walk_t *w, int pos, const ac_node_wf_step_result_t *r)
 
 /* Walks wf from its first step, or, with gate, from the step after the gate (already run and recorded). The run
  * row exists and this session holds its liveness lock. */
+/* Whether the owner hears of this workflow's runs (it has a telegram_notify step), as the original decided. */
+static bool notifies(const ac_node_wf_t *wf)
+{
+    for (size_t i = 0; i < wf->nsteps; i++)
+        if (strcmp(wf->steps[i].skill, "telegram_notify") == 0)
+            return true;
+    return false;
+}
+
+static void notify_started(const ac_node_wf_t *wf)
+{
+    const char **names = ac_calloc(wf->nsteps + 1, sizeof(*names));
+    for (size_t i = 0; i < wf->nsteps; i++)
+        names[i] = wf->steps[i].name;
+    ac_skills_notify_run_started(wf->name, names, wf->nsteps);
+    free(names);
+}
+
 static void walk(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_wf_run_opts_t *opts, int64_t run_id,
                  const ac_node_wf_gate_t *gate, ac_node_wf_outcome_t *out, ac_errmsg_t *err)
 {
+    bool notify = notifies(wf);
+    if (notify)
+        notify_started(wf);
+    const ac_node_wf_step_t *last = gate != NULL && wf->nsteps > 0 ? &wf->steps[0] : NULL;
     volatile sig_atomic_t *cancel = opts != NULL ? opts->cancel : NULL;
     walk_t w = {
         ac_calloc(wf->nsteps + 1, sizeof(slot_t)), 0, ac_calloc(wf->nsteps + 1, sizeof(int)), 0, 0, false, 0, NULL};
@@ -323,6 +346,7 @@ static void walk(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_wf
         const ac_node_wf_step_t *st = step_at(wf, pos);
         if (st == NULL)
             break; /* a position that does not exist ends the run */
+        last = st;
         if (cancel != NULL && *cancel) {
             out->status = AC_WF_CANCELLED;
             snprintf(out->error, sizeof(out->error), "cancelled");
@@ -387,6 +411,8 @@ static void walk(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_wf
         ac_node_wf_record_finish(env->db, run_id, out);
     }
     log_finished(run_id, wf, out);
+    if (notify && out->status == AC_WF_FAILED)
+        ac_skills_notify_run_failed(wf->name, last != NULL ? last->name : "?", out->error);
     for (size_t i = 0; i < w.nout; i++)
         json_decref(w.outputs[i].v);
     free(w.outputs);

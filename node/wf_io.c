@@ -244,6 +244,9 @@ static int check_doc(json_t *doc, json_t **wf, json_t **steps, ac_errmsg_t *err)
     v = json_object_get(*wf, "metadata");
     if (v != NULL && !json_is_null(v) && !json_is_object(v))
         return ac_errmsg_set(err, -AC_EINVAL, "metadata: is invalid");
+    json_t *r2 = json_object_get(v, "requires_2fa"); /* one meaning everywhere: only JSON true guards */
+    if (r2 != NULL && !json_is_boolean(r2) && !json_is_null(r2))
+        return ac_errmsg_set(err, -AC_EINVAL, "metadata.requires_2fa: must be true or false");
     size_t i;
     json_t *s;
     json_array_foreach(*steps, i, s)

@@ -1,11 +1,14 @@
 /* skills/notify.c - the telegram_notify skill (notify.h): message text, Markdown to Telegram HTML, the sender hook. */
 #include "skills/notify.h"
 
+#include "node/log.h"
 #include "policy/alloc.h"
+#include "policy/utf8.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const routes[] = {"on_delivered", "on_error", NULL};
@@ -190,6 +193,65 @@ void ac_skills_notify_format(const json_t *input, char **plain, char **html)
     }
     *html = md_to_html(text, strlen(text));
     *plain = text;
+}
+
+/* Sends a notice to the owner's chat through the installed sender; a failure is logged, nothing else. */
+static void notice(buf_t *html, buf_t *plain)
+{
+    pthread_mutex_lock(&sender_lock);
+    ac_skills_notify_send_fn fn = sender;
+    void *arg = sender_arg;
+    pthread_mutex_unlock(&sender_lock);
+    char err[256] = "";
+    if (fn != NULL && fn(arg, NULL, html->p, plain->p, err, sizeof(err)) != 0)
+        ac_log_warn("notify", "notice_failed", "error=%s", err);
+    free(html->p);
+    free(plain->p);
+}
+
+static void both(buf_t *html, buf_t *plain, const char *s, bool escape)
+{
+    if (escape)
+        put_escaped(html, s, strlen(s));
+    else
+        put(html, s, strlen(s));
+    put(plain, s, strlen(s));
+}
+
+void ac_skills_notify_run_started(const char *workflow, const char *const *steps, size_t n)
+{
+    buf_t h = {0}, p = {0};
+    both(&h, &p, "\xe2\x9a\x99\xef\xb8\x8f ", false); /* the gear of the original */
+    put(&h, "<b>", 3);
+    both(&h, &p, workflow, true);
+    put(&h, "</b>", 4);
+    both(&h, &p, " started\n", false);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            both(&h, &p, " \xe2\x86\x92 ", false); /* -> */
+        both(&h, &p, steps[i], true);
+    }
+    notice(&h, &p);
+}
+
+void ac_skills_notify_run_failed(const char *workflow, const char *step, const char *reason)
+{
+    char r[201];
+    snprintf(r, sizeof(r), "%.*s", (int)ac_policy_utf8_fit(reason, strlen(reason), 200), reason);
+    buf_t h = {0}, p = {0};
+    both(&h, &p, "\xe2\x9d\x8c ", false);
+    put(&h, "<b>", 3);
+    both(&h, &p, workflow, true);
+    put(&h, "</b>", 4);
+    both(&h, &p, " failed at ", false);
+    put(&h, "<i>", 3);
+    both(&h, &p, step, true);
+    put(&h, "</i>", 4);
+    both(&h, &p, "\n", false);
+    put(&h, "<code>", 6);
+    both(&h, &p, r, true);
+    put(&h, "</code>", 7);
+    notice(&h, &p);
 }
 
 static int run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_skill_result_t *res)

@@ -18,6 +18,13 @@ typedef int (*ac_skills_notify_send_fn)(void *arg, const char *chat_id, const ch
                                         size_t errlen);
 void ac_skills_notify_set_sender(ac_skills_notify_send_fn fn, void *arg);
 
+/* Run notices to the owner's chat (reference section 6), for runs of workflows that have a telegram_notify step:
+ * "<gear> <b>wf</b> started\n<step names joined by ' -> '>" and "<cross> <b>wf</b> failed at <i>step</i>\n<code>reason
+ * (200 bytes)</code>". Sent through the installed sender when there is one; a failure is logged and never touches
+ * the run. Called from executor threads. */
+void ac_skills_notify_run_started(const char *workflow, const char *const *steps, size_t n);
+void ac_skills_notify_run_failed(const char *workflow, const char *step, const char *reason);
+
 /* The message for an input, as the original builds it: "Workflow completed (no output)" for none; cut to 4000
  * characters plus "\n... (truncated)". OUT: *plain and *html (Markdown turned into Telegram HTML, everything else
  * escaped), both from ac_malloc. */

@@ -3,12 +3,16 @@
  * Handlers that need PostgreSQL run their query on a web database worker (jobs.h) and answer from the loop. Every
  * error is JSON {"error": "..."} with a fitting status. Secrets never leave: settings that are sensitive are sent
  * masked, and the API token is shown once, when it is made. */
-#include "web/internal.h"
+#include "web/call.h"
+#include "web/twofa.h"
 
+#include "node/action.h"
 #include "node/cluster.h"
 #include "node/log.h"
 #include "node/settings.h"
 #include "node/settings_store.h"
+#include "node/telegram.h"
+#include "node/twofa.h"
 #include "node/wf_io.h"
 #include "policy/alloc.h"
 
@@ -16,113 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_LEN 255
-#define LIST_MAX     200
+#define LIST_MAX 200
 /* A run as lists show it (runs r, workflows w). */
 #define UTC_TEXT(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define RUN_COLUMNS                                                                                                    \
     "r.id, w.name AS workflow, r.status, " UTC_TEXT("r.started_at") " AS started_at, " UTC_TEXT(                       \
         "r.completed_at") " AS completed_at, r.node, r.error"
 
-/* A query run on a database worker: fn fills status and body. */
-typedef struct call call_t;
-struct call {
-    ac_web_server_t *s;
-    void (*fn)(PGconn *db, call_t *c);
-    int status;
-    json_t *body;
-    char name[NAME_MAX_LEN + 1]; /* a workflow name or setting key from the path */
-    int64_t id;
-    int64_t limit;
-    json_t *in; /* the request's JSON body, when it has one */
-};
-
-static json_t *error_body(const char *msg)
-{
-    return json_pack("{s:s}", "error", msg);
-}
-
-static void call_run(PGconn *db, void *arg)
-{
-    call_t *c = arg;
-    if (db == NULL) {
-        c->status = 503;
-        c->body = error_body("database unreachable");
-        return;
-    }
-    c->fn(db, c);
-}
-
-static void call_done(h2o_req_t *req, void *arg)
-{
-    call_t *c = arg;
-    if (req != NULL)
-        ac_web_respond_json(req, c->status, c->body);
-    else
-        json_decref(c->body);
-    json_decref(c->in);
-    free(c);
-}
-
-static call_t *call_new(ac_web_server_t *s, void (*fn)(PGconn *, call_t *))
-{
-    call_t *c = ac_calloc(1, sizeof(*c));
-    c->s = s;
-    c->fn = fn;
-    c->status = 200;
-    return c;
-}
-
-static void defer(ac_web_server_t *s, h2o_req_t *req, call_t *c)
-{
-    ac_web_jobs_defer(s->jobs, req, call_run, call_done, c);
-}
-
-/* The result of a query as a JSON array of objects, columns by name; a column named *_json is parsed. */
-static json_t *rows_json(PGresult *r)
-{
-    json_t *a = json_array();
-    for (int i = 0; i < PQntuples(r); i++) {
-        json_t *o = json_object();
-        for (int k = 0; k < PQnfields(r); k++) {
-            const char *name = PQfname(r, k);
-            size_t n = strlen(name);
-            json_t *v;
-            if (PQgetisnull(r, i, k))
-                v = json_null();
-            else if (n > 5 && strcmp(name + n - 5, "_json") == 0)
-                v = json_loads(PQgetvalue(r, i, k), 0, NULL);
-            else if (PQftype(r, k) == 20 || PQftype(r, k) == 23) /* int8, int4 */
-                v = json_integer(strtoll(PQgetvalue(r, i, k), NULL, 10));
-            else if (PQftype(r, k) == 16) /* bool */
-                v = json_boolean(PQgetvalue(r, i, k)[0] == 't');
-            else
-                v = json_string(PQgetvalue(r, i, k));
-            char key[64];
-            snprintf(key, sizeof(key), "%.*s", (int)(n > 5 && strcmp(name + n - 5, "_json") == 0 ? n - 5 : n), name);
-            json_object_set_new(o, key, v != NULL ? v : json_null());
-        }
-        json_array_append_new(a, o);
-    }
-    return a;
-}
-
-static bool query(PGconn *db, call_t *c, const char *sql, int n, const char *const *params, PGresult **out)
-{
-    *out = PQexecParams(db, sql, n, NULL, params, NULL, NULL, 0);
-    if (PQresultStatus(*out) == PGRES_TUPLES_OK || PQresultStatus(*out) == PGRES_COMMAND_OK)
-        return true;
-    ac_log_warn("web", "query_failed", "error=%s", PQerrorMessage(db));
-    c->status = PQstatus(db) == CONNECTION_OK ? 500 : 503;
-    c->body = error_body(PQstatus(db) == CONNECTION_OK ? "database error" : "database unreachable");
-    PQclear(*out);
-    *out = NULL;
-    return false;
-}
-
 /* --- /health --- */
 
-static void health_run(PGconn *db, call_t *c)
+static void health_run(PGconn *db, ac_web_call_t *c)
 {
     PGresult *r = PQexec(db, "SELECT 1");
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -132,7 +39,7 @@ static void health_run(PGconn *db, call_t *c)
                         ok ? "connected" : "unreachable", "mcp", "disabled", "node", c->s->node_name);
 }
 
-static void health_down(call_t *c)
+static void health_down(ac_web_call_t *c)
 {
     c->status = 503;
     c->body = json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "degraded", "version", AC_VERSION, "db", "unreachable",
@@ -141,7 +48,7 @@ static void health_down(call_t *c)
 
 static void health_call(PGconn *db, void *arg)
 {
-    call_t *c = arg;
+    ac_web_call_t *c = arg;
     if (db == NULL)
         health_down(c);
     else
@@ -150,7 +57,7 @@ static void health_call(PGconn *db, void *arg)
 
 void ac_web_health(ac_web_server_t *s, h2o_req_t *req)
 {
-    ac_web_jobs_defer(s->jobs, req, health_call, call_done, call_new(s, health_run));
+    ac_web_jobs_defer(s->jobs, req, health_call, ac_web_call_done, ac_web_call_new(s, health_run));
 }
 
 /* --- /metrics and the dashboard --- */
@@ -196,10 +103,10 @@ static json_t *system_json(ac_web_server_t *s)
                      "memory_bytes", (json_int_t)rss_bytes(), "executor", "running", running, "queued", queued);
 }
 
-static void metrics_run(PGconn *db, call_t *c)
+static void metrics_run(PGconn *db, ac_web_call_t *c)
 {
     PGresult *r;
-    if (!query(db, c, runs_today_sql, 0, NULL, &r))
+    if (!ac_web_call_query(db, c, runs_today_sql, 0, NULL, &r))
         return;
     json_t *wf = json_pack("{s:I,s:I,s:I,s:I,s:I}", "total", (json_int_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10),
                            "completed", (json_int_t)strtoll(PQgetvalue(r, 0, 1), NULL, 10), "failed",
@@ -253,7 +160,7 @@ static void metrics_text(h2o_req_t *req, json_t *m)
 
 static void metrics_done(h2o_req_t *req, void *arg)
 {
-    call_t *c = arg;
+    ac_web_call_t *c = arg;
     h2o_iovec_t accept = req != NULL ? ac_web_header(req, "accept") : h2o_iovec_init(NULL, 0);
     if (req != NULL && c->status == 200 && accept.base != NULL &&
         h2o_strstr(accept.base, accept.len, H2O_STRLIT("text/plain")) != SIZE_MAX &&
@@ -263,12 +170,12 @@ static void metrics_done(h2o_req_t *req, void *arg)
         c->body = NULL;
         req = NULL;
     }
-    call_done(req, c);
+    ac_web_call_done(req, c);
 }
 
 void ac_web_metrics(ac_web_server_t *s, h2o_req_t *req)
 {
-    ac_web_jobs_defer(s->jobs, req, call_run, metrics_done, call_new(s, metrics_run));
+    ac_web_jobs_defer(s->jobs, req, ac_web_call_run, metrics_done, ac_web_call_new(s, metrics_run));
 }
 
 /* --- /api/session, /api/status --- */
@@ -282,15 +189,48 @@ static void api_session(ac_web_server_t *s, h2o_req_t *req, const ac_web_who_t *
     ac_web_respond_json(req, 200, o);
 }
 
-static void status_run(PGconn *db, call_t *c)
+/* The Telegram gateway's state for the Dashboard, and why it ignores messages when it does. */
+static json_t *telegram_json(ac_web_server_t *s)
+{
+    ac_node_telegram_stats_t st;
+    ac_node_telegram_stats(s->cfg.telegram, &st);
+    ac_node_settings_t *set = s->cfg.settings;
+    char *chat = NULL, *token = NULL;
+    if (ac_node_settings_get_str(set, "telegram.chat_id", &chat) != 0)
+        chat = NULL;
+    if (ac_node_settings_get_str(set, "telegram.bot_token", &token) != 0)
+        token = NULL;
+    bool chat_set = chat != NULL && chat[0] != '\0', token_set = token != NULL && token[0] != '\0';
+    bool enabled = ac_node_settings_bool_or(set, "telegram.enabled", true);
+    free(chat);
+    ac_free_secret_str(token);
+    const char *note =
+        !enabled     ? "Telegram is switched off (telegram.enabled)."
+        : !token_set ? "No bot token (telegram.bot_token): Telegram is off."
+        : !chat_set  ? "No chat id (telegram.chat_id): every message is ignored. Set it to your own "
+                       "chat's id."
+        : strcmp(st.state, "standby") == 0 ? "Another node sharing the database polls Telegram."
+        : strcmp(st.state, "elsewhere") == 0
+            ? "telegram.node names another node: that node polls Telegram (if it runs)."
+        : strcmp(st.state, "conflict") == 0
+            ? "Telegram refuses polling because a webhook is set for this bot: delete it (deleteWebhook)."
+        : strcmp(st.state, "unauthorized") == 0 ? "Telegram refuses the bot token."
+                                                : "";
+    return json_pack("{s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:s}", "state", st.state, "token_configured", token_set,
+                     "chat_configured", chat_set, "handled", (json_int_t)st.handled, "ignored_chat",
+                     (json_int_t)st.ignored_chat, "ignored_other", (json_int_t)st.ignored_other, "errors",
+                     (json_int_t)st.errors, "note", note);
+}
+
+static void status_run(PGconn *db, ac_web_call_t *c)
 {
     PGresult *r;
-    if (!query(db, c,
-               "SELECT " RUN_COLUMNS " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
-               "ORDER BY r.id DESC LIMIT 10",
-               0, NULL, &r))
+    if (!ac_web_call_query(db, c,
+                           "SELECT " RUN_COLUMNS " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+                           "ORDER BY r.id DESC LIMIT 10",
+                           0, NULL, &r))
         return;
-    json_t *recent = rows_json(r);
+    json_t *recent = ac_web_rows_json(r);
     PQclear(r);
     json_t *st = json_object();
     json_object_set_new(st, "node", json_string(c->s->node_name));
@@ -299,44 +239,45 @@ static void status_run(PGconn *db, call_t *c)
     json_object_set_new(st, "db", json_string("connected"));
     json_object_set_new(st, "recent_runs", recent);
     json_object_set_new(st, "circuit_breakers", breakers_json(c->s));
+    json_object_set(st, "telegram", c->in); /* taken on the loop thread: the poller outlives the loop, not us */
     c->body = st;
 }
 
 /* --- workflows --- */
 
-static void workflows_run(PGconn *db, call_t *c)
+static void workflows_run(PGconn *db, ac_web_call_t *c)
 {
     PGresult *r;
-    if (!query(db, c,
-               "SELECT w.id, w.name, w.description, w.enabled, w.schedule, w.node, "
-               "coalesce((w.metadata->>'requires_2fa')::boolean, false) AS requires_2fa, "
-               "(SELECT count(*)::int FROM workflow_steps s WHERE s.workflow_id = w.id) AS steps "
-               "FROM workflows w ORDER BY w.name LIMIT 1000",
-               0, NULL, &r))
+    if (!ac_web_call_query(db, c,
+                           "SELECT w.id, w.name, w.description, w.enabled, w.schedule, w.node, "
+                           "coalesce(w.metadata->'requires_2fa' = 'true'::jsonb, false) AS requires_2fa, "
+                           "(SELECT count(*)::int FROM workflow_steps s WHERE s.workflow_id = w.id) AS steps "
+                           "FROM workflows w ORDER BY w.name LIMIT 1000",
+                           0, NULL, &r))
         return;
-    c->body = json_pack("{s:o}", "workflows", rows_json(r));
+    c->body = json_pack("{s:o}", "workflows", ac_web_rows_json(r));
     PQclear(r);
 }
 
-static void workflow_export_run(PGconn *db, call_t *c)
+static void workflow_export_run(PGconn *db, ac_web_call_t *c)
 {
     char *text = NULL;
     ac_errmsg_t err = {{0}};
     int rc = ac_node_wf_export(db, c->name, &text, &err);
     if (rc != 0) {
         c->status = rc == -AC_ENOENT ? 404 : 500;
-        c->body = error_body(rc == -AC_ENOENT ? "no such workflow" : err.msg);
+        c->body = ac_web_error_body(rc == -AC_ENOENT ? "no such workflow" : err.msg);
         return;
     }
     c->body = json_loads(text, 0, NULL);
     free(text);
     if (c->body == NULL) {
         c->status = 500;
-        c->body = error_body("export failed");
+        c->body = ac_web_error_body("export failed");
     }
 }
 
-static void workflow_import_run(PGconn *db, call_t *c)
+static void workflow_import_run(PGconn *db, ac_web_call_t *c)
 {
     char *text = json_dumps(c->in, JSON_COMPACT);
     ac_node_wf_import_result_t res;
@@ -345,15 +286,40 @@ static void workflow_import_run(PGconn *db, call_t *c)
     free(text);
     if (rc != 0) {
         c->status = rc == -AC_EDB || rc == -AC_EDBDOWN ? 500 : 422;
-        c->body = error_body(err.msg[0] ? err.msg : "import failed");
+        c->body = ac_web_error_body(err.msg[0] ? err.msg : "import failed");
         return;
     }
     c->status = 201;
     c->body = json_pack("{s:I,s:o,s:b}", "id", (json_int_t)res.id, "warnings", res.warnings, "enabled", 0);
 }
 
-static void workflow_replace_run(PGconn *db, call_t *c)
+/* Whether the workflow named c->name requires 2FA (false when there is none); false with c filled on a database
+ * error (*failed set). */
+static bool guarded_workflow(PGconn *db, ac_web_call_t *c, bool *failed)
 {
+    const char *p[] = {c->name};
+    PGresult *r;
+    *failed = false;
+    if (!ac_web_call_query(db, c,
+                           "SELECT coalesce(metadata->'requires_2fa' = 'true'::jsonb, false) FROM workflows "
+                           "WHERE name = $1",
+                           1, p, &r)) {
+        *failed = true;
+        return false;
+    }
+    bool g = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    return g;
+}
+
+static void workflow_replace_run(PGconn *db, ac_web_call_t *c)
+{
+    bool failed = false;
+    if (guarded_workflow(db, c, &failed) &&
+        ac_web_twofa_gate(db, c, ac_node_action_workflow_replace(c->name, c->in), true))
+        return;
+    if (failed)
+        return;
     char *text = json_dumps(c->in, JSON_COMPACT);
     ac_errmsg_t err = {{0}};
     int64_t id = 0;
@@ -362,28 +328,28 @@ static void workflow_replace_run(PGconn *db, call_t *c)
     c->status = rc == 0 ? 200 : rc == -AC_ENOENT ? 404 : rc == -AC_EEXIST ? 409 : rc == -AC_EINVAL ? 422 : 500;
     c->body = rc == 0 ? json_pack("{s:I,s:s}", "id", (json_int_t)id, "name",
                                   json_string_value(json_object_get(json_object_get(c->in, "workflow"), "name")))
-                      : error_body(err.msg[0] ? err.msg : "could not save the workflow");
+                      : ac_web_error_body(err.msg[0] ? err.msg : "could not save the workflow");
     if (rc == 0)
         ac_log_info("web", "workflow_saved", "workflow=%s", c->name);
 }
 
 /* --- cluster --- */
 
-static void cluster_run(PGconn *db, call_t *c)
+static void cluster_run(PGconn *db, ac_web_call_t *c)
 {
     PGresult *r;
-    if (!query(db, c,
-               "SELECT name, label, status, approved, " UTC_TEXT(
-                   "last_seen_at") " AS "
-                                   "last_seen_at FROM cluster_nodes ORDER BY name LIMIT 1000",
-               0, NULL, &r))
+    if (!ac_web_call_query(db, c,
+                           "SELECT name, label, status, approved, " UTC_TEXT(
+                               "last_seen_at") " AS "
+                                               "last_seen_at FROM cluster_nodes ORDER BY name LIMIT 1000",
+                           0, NULL, &r))
         return;
     c->body = json_pack("{s:s,s:b,s:o}", "node", c->s->node_name, "distribution", c->s->cfg.distribution, "nodes",
-                        rows_json(r));
+                        ac_web_rows_json(r));
     PQclear(r);
 }
 
-static void cluster_admin_run(PGconn *db, call_t *c)
+static void cluster_admin_run(PGconn *db, ac_web_call_t *c)
 {
     ac_errmsg_t err = {{0}};
     ac_node_cluster_op_t op = (ac_node_cluster_op_t)c->id;
@@ -393,7 +359,7 @@ static void cluster_admin_run(PGconn *db, call_t *c)
                                   op == AC_NODE_CLUSTER_APPROVE  ? "approved"
                                   : op == AC_NODE_CLUSTER_REVOKE ? "revoked"
                                                                  : "removed")
-                      : error_body(err.msg);
+                      : ac_web_error_body(err.msg);
     if (rc == 0)
         ac_log_info("web", "cluster_changed", "node=%s op=%d", c->name, (int)op);
 }
@@ -415,18 +381,25 @@ static void skills_list(ac_web_server_t *s, h2o_req_t *req)
     ac_web_respond_json(req, 200, json_pack("{s:o}", "skills", a));
 }
 
-static void workflow_enable_run(PGconn *db, call_t *c)
+static void workflow_enable_run(PGconn *db, ac_web_call_t *c)
 {
+    bool failed = false;
+    if (guarded_workflow(db, c, &failed) &&
+        ac_web_twofa_gate(db, c, ac_node_action_workflow_enable(c->name, c->id != 0), true))
+        return;
+    if (failed)
+        return;
     const char *p[] = {c->name, c->id ? "true" : "false"};
     PGresult *r;
-    if (!query(db, c,
-               "UPDATE workflows SET enabled = $2::boolean, updated_at = now() AT TIME ZONE 'utc' WHERE name = $1", 2,
-               p, &r))
+    if (!ac_web_call_query(
+            db, c, "UPDATE workflows SET enabled = $2::boolean, updated_at = now() AT TIME ZONE 'utc' WHERE name = $1",
+            2, p, &r))
         return;
     bool found = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
     c->status = found ? 200 : 404;
-    c->body = found ? json_pack("{s:s,s:b}", "name", c->name, "enabled", (int)c->id) : error_body("no such workflow");
+    c->body =
+        found ? json_pack("{s:s,s:b}", "name", c->name, "enabled", (int)c->id) : ac_web_error_body("no such workflow");
 }
 
 /* Run now: handed to the executor pool as a person's run; answered once the run row is committed. */
@@ -438,7 +411,26 @@ typedef struct {
     int64_t run_id;
     int code;
     char reason[128];
+    char name[AC_WEB_NAME_MAX + 1];
 } runnow_t;
+
+/* A person's "Run now" of a workflow that requires 2FA while 2FA is on: a challenge for exactly that run. */
+static void runnow_challenge_run(PGconn *db, ac_web_call_t *c)
+{
+    const char *p[] = {c->name};
+    PGresult *r;
+    if (!ac_web_call_query(db, c, "SELECT id FROM workflows WHERE name = $1", 1, p, &r))
+        return;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        c->status = 404;
+        c->body = ac_web_error_body("no such workflow");
+        return;
+    }
+    int64_t id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    ac_web_twofa_gate(db, c, ac_node_action_run_workflow(id, c->name), true);
+}
 
 /* The executor is busy: the run waits in its queue. Answer now rather than keep the client waiting for hours. */
 static void runnow_waited(h2o_timeout_entry_t *entry)
@@ -476,13 +468,16 @@ static void runnow_done(h2o_req_t *req, void *arg)
         req = NULL; /* answered already (queued) */
     if (req != NULL && rn->run_id > 0)
         ac_web_respond_json(req, 202, json_pack("{s:I}", "run_id", (json_int_t)rn->run_id));
-    else if (req != NULL && strcmp(rn->reason, "requires_2fa") == 0)
+    else if (req != NULL && strcmp(rn->reason, "requires_2fa") == 0 && !ac_node_twofa_enabled(rn->s->cfg.settings))
         ac_web_respond_json(req, 403,
                             json_pack("{s:s,s:s}", "error",
-                                      "this workflow requires two-factor authentication, which this node does not "
-                                      "offer yet: it cannot be run from the admin UI",
+                                      "this workflow requires two-factor authentication: set up 2FA first (Config)",
                                       "reason", "requires_2fa"));
-    else if (req != NULL)
+    else if (req != NULL && strcmp(rn->reason, "requires_2fa") == 0) {
+        ac_web_call_t *c = ac_web_call_new(rn->s, runnow_challenge_run); /* the code decides */
+        snprintf(c->name, sizeof(c->name), "%s", rn->name);
+        ac_web_call_defer(rn->s, req, c);
+    } else if (req != NULL)
         ac_web_error(req, rn->code == -AC_ENOENT ? 404 : 503,
                      rn->code == -AC_ENOENT ? "no such workflow, or it is disabled" : rn->reason);
     free(rn);
@@ -492,10 +487,11 @@ static void workflow_run_now(ac_web_server_t *s, h2o_req_t *req, const char *nam
 {
     runnow_t *rn = ac_calloc(1, sizeof(*rn));
     rn->s = s;
+    snprintf(rn->name, sizeof(rn->name), "%s", name);
     rn->pending = ac_web_jobs_pend(s->jobs, req, runnow_done, rn);
     ac_node_wf_job_t job = {.workflow_name = name,
                             .trigger = AC_WF_TRIGGER_PERSON,
-                            .refuse_2fa = true, /* no second factor yet (Telegram/2FA work) */
+                            .refuse_2fa = true, /* a workflow that requires 2FA gets a challenge (runnow_done) */
                             .on_started = runnow_started,
                             .on_refused = runnow_refused,
                             .arg = rn};
@@ -511,53 +507,55 @@ static void workflow_run_now(ac_web_server_t *s, h2o_req_t *req, const char *nam
 
 /* --- runs --- */
 
-static void runs_run(PGconn *db, call_t *c)
+static void runs_run(PGconn *db, ac_web_call_t *c)
 {
     char limit[32];
     snprintf(limit, sizeof(limit), "%lld", (long long)c->limit);
     const char *p[] = {c->name[0] ? c->name : NULL, limit};
     PGresult *r;
-    if (!query(db, c,
-               "SELECT " RUN_COLUMNS " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
-               "WHERE $1::text IS NULL OR w.name = $1 ORDER BY r.id DESC LIMIT $2::int",
-               2, p, &r))
+    if (!ac_web_call_query(db, c,
+                           "SELECT " RUN_COLUMNS " FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+                           "WHERE $1::text IS NULL OR w.name = $1 ORDER BY r.id DESC LIMIT $2::int",
+                           2, p, &r))
         return;
-    c->body = json_pack("{s:o}", "runs", rows_json(r));
+    c->body = json_pack("{s:o}", "runs", ac_web_rows_json(r));
     PQclear(r);
 }
 
-static void run_one_run(PGconn *db, call_t *c)
+static void run_one_run(PGconn *db, ac_web_call_t *c)
 {
     char id[32];
     snprintf(id, sizeof(id), "%lld", (long long)c->id);
     const char *p[] = {id};
     PGresult *r;
-    if (!query(db, c,
-               "SELECT " RUN_COLUMNS ", r.result::text AS result_json, r.step_results::text AS step_results_json, "
-               "(SELECT json_agg(json_build_object('position', o.step_position, 'skill', o.skill_name, "
-               "'duration_ms', o.duration_ms, 'metadata', o.metadata) ORDER BY o.id)::text FROM skill_outcomes o "
-               "WHERE o.workflow_run_id = r.id) AS path_json "
-               "FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1::bigint",
-               1, p, &r))
+    if (!ac_web_call_query(
+            db, c,
+            "SELECT " RUN_COLUMNS ", r.result::text AS result_json, r.step_results::text AS step_results_json, "
+            "(SELECT json_agg(json_build_object('position', o.step_position, 'skill', o.skill_name, "
+            "'duration_ms', o.duration_ms, 'metadata', o.metadata) ORDER BY o.id)::text FROM skill_outcomes o "
+            "WHERE o.workflow_run_id = r.id) AS path_json "
+            "FROM workflow_runs r LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = $1::bigint",
+            1, p, &r))
         return;
-    json_t *rows = rows_json(r);
+    json_t *rows = ac_web_rows_json(r);
     PQclear(r);
     if (json_array_size(rows) == 0) {
         json_decref(rows);
         c->status = 404;
-        c->body = error_body("no such run");
+        c->body = ac_web_error_body("no such run");
         return;
     }
     c->body = json_incref(json_array_get(rows, 0));
     json_decref(rows);
 }
 
-static void run_cancel_run(PGconn *db, call_t *c)
+static void run_cancel_run(PGconn *db, ac_web_call_t *c)
 {
     ac_errmsg_t err = {{0}};
     int rc = ac_node_wf_cancel(db, c->id, &err);
     c->status = rc == 0 ? 200 : rc == -AC_ENOENT ? 404 : rc == -AC_ESTATE ? 409 : 500;
-    c->body = rc == 0 ? json_pack("{s:I,s:s}", "id", (json_int_t)c->id, "status", "cancelled") : error_body(err.msg);
+    c->body =
+        rc == 0 ? json_pack("{s:I,s:s}", "id", (json_int_t)c->id, "status", "cancelled") : ac_web_error_body(err.msg);
 }
 
 /* --- settings and the API token --- */
@@ -583,7 +581,7 @@ static void settings_list(ac_web_server_t *s, h2o_req_t *req)
     ac_web_respond_json(req, 200, json_pack("{s:o}", "settings", a));
 }
 
-static void setting_set_run(PGconn *db, call_t *c)
+static void setting_set_run(PGconn *db, ac_web_call_t *c)
 {
     json_t *v = json_object_get(c->in, "value");
     char num[64];
@@ -599,28 +597,26 @@ static void setting_set_run(PGconn *db, call_t *c)
     }
     if (value == NULL) {
         c->status = 400;
-        c->body = error_body("the body must be {\"value\": string, number or boolean}");
+        c->body = ac_web_error_body("the body must be {\"value\": string, number or boolean}");
         return;
     }
+    if (ac_node_twofa_key_guarded(c->name) &&
+        ac_web_twofa_gate(db, c, ac_node_action_setting(c->s->cfg.settings, c->name, value, NULL), true))
+        return;
     ac_errmsg_t err = {{0}};
     int rc = ac_node_settings_store_set(db, c->s->cfg.settings, c->name, value, NULL, &err);
     c->status = rc == 0 ? 200 : rc == -AC_EDB || rc == -AC_EDBDOWN ? 503 : 422;
-    c->body = rc == 0 ? json_pack("{s:s,s:b}", "key", c->name, "saved", 1) : error_body(err.msg);
+    c->body = rc == 0 ? json_pack("{s:s,s:b}", "key", c->name, "saved", 1) : ac_web_error_body(err.msg);
     ac_log_info("web", "setting_changed", "key=%s ok=%s", c->name, rc == 0 ? "yes" : "no");
 }
 
-static void token_rotate_run(PGconn *db, call_t *c)
+/* POST /api/token: a new token, after a code while 2FA is on (approved in the admin UI only: the answer is the
+ * token). */
+static void token_rotate_run(PGconn *db, ac_web_call_t *c)
 {
-    char token[AC_WEB_TOKEN_LEN + 1];
-    ac_errmsg_t err = {{0}};
-    int rc = ac_web_token_new(token);
-    if (rc == 0)
-        rc = ac_node_settings_store_set(db, c->s->cfg.settings, "api.token", token, "string", &err);
-    c->status = rc == 0 ? 201 : 503;
-    c->body = rc == 0 ? json_pack("{s:s,s:s}", "token", token, "note", "shown once; store it now")
-                      : error_body(err.msg[0] ? err.msg : "could not make a token");
-    explicit_bzero(token, sizeof(token));
-    ac_log_info("web", "api_token_rotated", "ok=%s", rc == 0 ? "yes" : "no");
+    if (ac_web_twofa_gate(db, c, json_pack("{s:s}", "type", "api_token"), false))
+        return;
+    ac_web_twofa_token_rotate(db, c);
 }
 
 static void logs_get(h2o_req_t *req)
@@ -665,16 +661,18 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
 {
     bool get = ac_web_method_is(req, "GET") || ac_web_method_is(req, "HEAD");
     bool post = ac_web_method_is(req, "POST"), put = ac_web_method_is(req, "PUT");
-    char name[NAME_MAX_LEN + 1];
+    char name[AC_WEB_NAME_MAX + 1];
     const char *rest = "";
-    call_t *c;
+    ac_web_call_t *c;
 
     if (strcmp(path, "/api/session") == 0 && get) {
         api_session(s, req, who);
     } else if (strcmp(path, "/api/status") == 0 && get) {
-        defer(s, req, call_new(s, status_run));
+        ac_web_call_t *st = ac_web_call_new(s, status_run);
+        st->in = telegram_json(s);
+        ac_web_call_defer(s, req, st);
     } else if (strcmp(path, "/api/workflows") == 0 && get) {
-        defer(s, req, call_new(s, workflows_run));
+        ac_web_call_defer(s, req, ac_web_call_new(s, workflows_run));
     } else if (strcmp(path, "/api/workflows") == 0 && post) {
         json_t *in = body_json(req);
         if (!json_is_object(in)) {
@@ -682,14 +680,14 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
             ac_web_error(req, 400, "the body must be a workflow export (JSON object)");
             return;
         }
-        c = call_new(s, workflow_import_run);
+        c = ac_web_call_new(s, workflow_import_run);
         c->in = in;
-        defer(s, req, c);
+        ac_web_call_defer(s, req, c);
     } else if (segment(path, "/api/workflows/", name, sizeof(name), &rest)) {
         if (rest[0] == '\0' && get) {
-            c = call_new(s, workflow_export_run);
+            c = ac_web_call_new(s, workflow_export_run);
             snprintf(c->name, sizeof(c->name), "%s", name);
-            defer(s, req, c);
+            ac_web_call_defer(s, req, c);
         } else if (rest[0] == '\0' && put) {
             json_t *in = body_json(req);
             if (!json_is_object(in)) {
@@ -697,37 +695,37 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
                 ac_web_error(req, 400, "the body must be the workflow in the export format (JSON object)");
                 return;
             }
-            c = call_new(s, workflow_replace_run);
+            c = ac_web_call_new(s, workflow_replace_run);
             snprintf(c->name, sizeof(c->name), "%s", name);
             c->in = in;
-            defer(s, req, c);
+            ac_web_call_defer(s, req, c);
         } else if (strcmp(rest, "/run") == 0 && post) {
             workflow_run_now(s, req, name);
         } else if ((strcmp(rest, "/enable") == 0 || strcmp(rest, "/disable") == 0) && post) {
-            c = call_new(s, workflow_enable_run);
+            c = ac_web_call_new(s, workflow_enable_run);
             snprintf(c->name, sizeof(c->name), "%s", name);
             c->id = strcmp(rest, "/enable") == 0;
-            defer(s, req, c);
+            ac_web_call_defer(s, req, c);
         } else {
             ac_web_error(req, 404, "no such endpoint");
         }
     } else if (strcmp(path, "/api/runs") == 0 && get) {
         char q[32];
-        c = call_new(s, runs_run);
+        c = ac_web_call_new(s, runs_run);
         c->limit = ac_web_query_value(req, "limit", q, sizeof(q)) ? strtoll(q, NULL, 10) : 50;
         c->limit = c->limit < 1 ? 1 : c->limit > LIST_MAX ? LIST_MAX : c->limit;
         if (!ac_web_query_value(req, "workflow", c->name, sizeof(c->name)))
             c->name[0] = '\0';
-        defer(s, req, c);
+        ac_web_call_defer(s, req, c);
     } else if (segment(path, "/api/runs/", name, sizeof(name), &rest)) {
         char *end = NULL;
         long long id = strtoll(name, &end, 10);
         if (end == NULL || *end != '\0' || id <= 0) {
             ac_web_error(req, 404, "no such run");
         } else if ((rest[0] == '\0' && get) || (strcmp(rest, "/cancel") == 0 && post)) {
-            c = call_new(s, rest[0] == '\0' ? run_one_run : run_cancel_run);
+            c = ac_web_call_new(s, rest[0] == '\0' ? run_one_run : run_cancel_run);
             c->id = id;
-            defer(s, req, c);
+            ac_web_call_defer(s, req, c);
         } else {
             ac_web_error(req, 404, "no such endpoint");
         }
@@ -736,30 +734,34 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
     } else if (segment(path, "/api/settings/", name, sizeof(name), &rest) && rest[0] == '\0' && put) {
         ac_errmsg_t err = {{0}};
         json_t *in = body_json(req);
-        if (ac_node_setting_key_check(name, &err) != 0 || strcmp(name, "api.token") == 0 || !json_is_object(in)) {
+        if (ac_node_setting_key_check(name, &err) != 0 || strcmp(name, "api.token") == 0 ||
+            ac_web_twofa_key_reserved(name) || !json_is_object(in)) {
             json_decref(in);
             ac_web_error(req, 400,
-                         err.msg[0]                       ? err.msg
-                         : strcmp(name, "api.token") == 0 ? "api.token is made with POST /api/token"
-                                                          : "the body must be {\"value\": ...}");
+                         err.msg[0]                        ? err.msg
+                         : strcmp(name, "api.token") == 0  ? "api.token is made with POST /api/token"
+                         : ac_web_twofa_key_reserved(name) ? "two-factor settings change through /api/2fa"
+                                                           : "the body must be {\"value\": ...}");
             return;
         }
-        c = call_new(s, setting_set_run);
+        c = ac_web_call_new(s, setting_set_run);
         snprintf(c->name, sizeof(c->name), "%s", name);
         c->in = in;
-        defer(s, req, c);
+        ac_web_call_defer(s, req, c);
     } else if (strcmp(path, "/api/token") == 0 && post) {
-        defer(s, req, call_new(s, token_rotate_run));
+        ac_web_call_defer(s, req, ac_web_call_new(s, token_rotate_run));
+    } else if (strcmp(path, "/api/2fa") == 0 || strncmp(path, "/api/2fa/", 9) == 0) {
+        ac_web_twofa_api(s, req, path);
     } else if (strcmp(path, "/api/cluster") == 0 && get) {
-        defer(s, req, call_new(s, cluster_run));
+        ac_web_call_defer(s, req, ac_web_call_new(s, cluster_run));
     } else if (segment(path, "/api/cluster/", name, sizeof(name), &rest) && post &&
                (strcmp(rest, "/approve") == 0 || strcmp(rest, "/revoke") == 0 || strcmp(rest, "/remove") == 0)) {
-        c = call_new(s, cluster_admin_run);
+        c = ac_web_call_new(s, cluster_admin_run);
         snprintf(c->name, sizeof(c->name), "%s", name);
         c->id = strcmp(rest, "/approve") == 0  ? AC_NODE_CLUSTER_APPROVE
                 : strcmp(rest, "/revoke") == 0 ? AC_NODE_CLUSTER_REVOKE
                                                : AC_NODE_CLUSTER_REMOVE;
-        defer(s, req, c);
+        ac_web_call_defer(s, req, c);
     } else if (strcmp(path, "/api/skills") == 0 && get) {
         skills_list(s, req);
     } else if (strcmp(path, "/api/logs") == 0 && get) {

@@ -3,6 +3,7 @@
 #ifndef AC_WEB_INTERNAL_H
 #define AC_WEB_INTERNAL_H
 
+#include "node/tg_client.h"
 #include "policy/ratelimit.h"
 #include "web/http.h"
 #include "web/jobs.h"
@@ -30,6 +31,8 @@ struct ac_web_server {
     h2o_timeout_t runnow_timeout; /* "Run now" answers 202 queued when the run has not started by then */
     ac_web_sessions_t *sessions;
     ac_policy_ratelimit_t *limiter; /* loop thread only */
+    ac_node_tg_client_t *tg_client; /* prompts for 2FA challenges go to the owner's chat */
+    bool closing;                   /* ac_web_server_quiesce ran: every request is answered 503 */
 };
 
 /* Who is asking: set by ac_web_auth_check. */

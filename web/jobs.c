@@ -226,7 +226,7 @@ void ac_web_jobs_defer(ac_web_jobs_t *j, h2o_req_t *req, ac_web_job_run_fn run, 
     pthread_mutex_unlock(&j->lock);
 }
 
-void ac_web_jobs_stop(ac_web_jobs_t *j)
+void ac_web_jobs_quiesce(ac_web_jobs_t *j)
 {
     if (j == NULL)
         return;
@@ -236,6 +236,14 @@ void ac_web_jobs_stop(ac_web_jobs_t *j)
     pthread_mutex_unlock(&j->lock);
     for (int i = 0; i < j->nthreads; i++)
         pthread_join(j->threads[i], NULL);
+    j->nthreads = 0; /* joined: stop does not join them again */
+}
+
+void ac_web_jobs_stop(ac_web_jobs_t *j)
+{
+    if (j == NULL)
+        return;
+    ac_web_jobs_quiesce(j);
     /* the loop is gone: whatever is left has no request to answer */
     job_t *lists[2] = {j->head, j->finished};
     for (int k = 0; k < 2; k++) {

@@ -34,5 +34,8 @@ void ac_web_jobs_resolve(ac_web_jobs_t *j, ac_web_pending_t *p);
 h2o_req_t *ac_web_jobs_pending_req(ac_web_pending_t *p);
 /* After the loop has stopped: joins the workers; jobs not finished get done(NULL, arg). */
 void ac_web_jobs_stop(ac_web_jobs_t *j);
+/* Joins the workers (no job runs after it returns; jobs still queued are dropped by ac_web_jobs_stop). Resolving a
+ * pending answer stays safe until ac_web_jobs_stop. */
+void ac_web_jobs_quiesce(ac_web_jobs_t *j);
 
 #endif

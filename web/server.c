@@ -61,6 +61,10 @@ static bool host_ok(ac_web_server_t *s, h2o_req_t *req)
 static void route(ac_web_server_t *s, h2o_req_t *req)
 {
     const char *path = ac_web_path(req);
+    if (s->closing) { /* the node is stopping: the pool and the poller may be gone */
+        ac_web_error(req, 503, "the node is stopping");
+        return;
+    }
     if (!host_ok(s, req)) {
         ac_web_error(req, 403,
                      "this node does not answer to that host name: add it to the setting web.allowed_hosts (IP "
@@ -220,6 +224,7 @@ static void free_server(ac_web_server_t *s)
         SSL_CTX_free(s->ssl);
     ac_web_sessions_free(s->sessions);
     ac_policy_ratelimit_free(s->limiter);
+    ac_node_tg_client_free(s->tg_client);
     free(s->bind_addr);
     free(s->tls_cert);
     free(s->tls_key);
@@ -259,6 +264,8 @@ int ac_web_server_start(const ac_web_cfg_t *cfg, ac_web_server_t **out, ac_errms
     s->sessions = ac_web_sessions_new(cfg->session_seconds);
     s->limiter = ac_policy_ratelimit_new();
     int rc = s->sessions == NULL ? ac_errmsg_set(err, -AC_ECRYPTO, "no random source for sessions") : 0;
+    if (rc == 0) /* our own client: the app's goes away before the web server does */
+        rc = ac_node_tg_client_new(cfg->telegram_api_url, cfg->settings, &s->tg_client, err);
     if (rc == 0 && s->tls_cert != NULL)
         rc = make_tls(s, err);
     if (rc == 0) {
@@ -320,6 +327,15 @@ void ac_web_server_run(ac_web_server_t *s, volatile sig_atomic_t *stop)
     uint64_t until = h2o_now(s->loop) + SHUTDOWN_GRACE_MS;
     while (connections_left(s) && h2o_now(s->loop) < until)
         h2o_evloop_run(s->loop, 50);
+}
+
+void ac_web_server_quiesce(ac_web_server_t *s)
+{
+    if (s == NULL)
+        return;
+    s->closing = true;
+    s->cfg.telegram = NULL;
+    ac_web_jobs_quiesce(s->jobs);
 }
 
 void ac_web_server_free(ac_web_server_t *s)

@@ -27,7 +27,9 @@ typedef struct ac_web_cfg {
     ac_node_settings_t *settings;
     ac_node_wf_pool_t *pool;
     ac_skills_breakers_t *breakers;
-    ac_skills_registry_t *registry; /* the skills steps may name */
+    ac_skills_registry_t *registry;    /* the skills steps may name */
+    struct ac_node_telegram *telegram; /* the Telegram poller (its state on the Dashboard); NULL: none */
+    const char *telegram_api_url;      /* TELEGRAM_API_URL (NULL: Telegram's), for 2FA prompts to the chat */
     const char *node_name;
     bool distribution;            /* Erlang distribution runs (NODE_NAME set) */
     int64_t started_at;           /* unix seconds */
@@ -46,6 +48,9 @@ int ac_web_server_port(const ac_web_server_t *s);
  * the process. */
 int ac_web_server_stop_fd(const ac_web_server_t *s);
 void ac_web_server_run(ac_web_server_t *s, volatile sig_atomic_t *stop);
+/* After run returned and before the engine below stops (the pool, the Telegram poller): joins the database workers,
+ * so no approved action reaches the pool any more, and answers every later request 503. */
+void ac_web_server_quiesce(ac_web_server_t *s);
 /* Stops the database workers and frees everything (after run returned, on the same thread). NULL is fine. */
 void ac_web_server_free(ac_web_server_t *s);
 

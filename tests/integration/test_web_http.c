@@ -11,9 +11,11 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -538,6 +540,211 @@ static void the_api_token_works_as_a_bearer_without_csrf(void **state)
     resp_free(&r);
 }
 
+static void the_status_says_why_telegram_ignores_messages(void **state)
+{
+    (void)state;
+    resp_t r = api("GET", "/api/status", NULL, false);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    json_t *tg = json_object_get(j, "telegram");
+    assert_true(json_is_object(tg));
+    /* this node has no bot token: Telegram is off, and the Dashboard says why */
+    assert_string_equal(json_string_value(json_object_get(tg, "state")), "off");
+    assert_false(json_is_true(json_object_get(tg, "token_configured")));
+    assert_non_null(strstr(json_string_value(json_object_get(tg, "note")), "telegram.bot_token"));
+    assert_int_equal(json_integer_value(json_object_get(tg, "handled")), 0);
+    json_decref(j);
+    resp_free(&r);
+}
+
+/* TOTP (RFC 6238) computed here with OpenSSL, independently of the node's liboath. */
+static void totp_at(const char *b32, long long step, char out[7])
+{
+    uint8_t key[64];
+    size_t kn = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (const char *p = b32; *p; p++) {
+        const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", *q = strchr(abc, *p);
+        assert_non_null(q);
+        acc = (acc << 5) | (unsigned)(q - abc);
+        bits += 5;
+        if (bits >= 8) {
+            bits -= 8;
+            key[kn++] = (uint8_t)(acc >> bits);
+        }
+    }
+    uint8_t msg[8], mac[20];
+    for (int i = 7; i >= 0; i--, step >>= 8)
+        msg[i] = (uint8_t)(step & 0xff);
+    unsigned ml = 0;
+    HMAC(EVP_sha1(), key, (int)kn, msg, 8, mac, &ml);
+    int o = mac[19] & 15;
+    unsigned v =
+        ((unsigned)(mac[o] & 0x7f) << 24) | ((unsigned)mac[o + 1] << 16) | ((unsigned)mac[o + 2] << 8) | mac[o + 3];
+    snprintf(out, 7, "%06u", v % 1000000u);
+}
+
+static char totp_secret[40];
+
+/* A 403 2fa_required answer: its challenge id. */
+static void challenge_of(resp_t *r, char *id, size_t cap)
+{
+    assert_int_equal(r->status, 403);
+    json_t *j = json_of(r);
+    assert_string_equal(json_string_value(json_object_get(j, "error")), "2fa_required");
+    assert_non_null(json_string_value(json_object_get(j, "description")));
+    snprintf(id, cap, "%s", json_string_value(json_object_get(j, "challenge")));
+    json_decref(j);
+    resp_free(r);
+    assert_true(strlen(id) >= 20);
+}
+
+static resp_t verify(const char *id, const char *code)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"challenge\":\"%s\",\"code\":\"%s\"}", id, code);
+    return api("POST", "/api/2fa/verify", body, true);
+}
+
+static const char *setting_value(const char *key)
+{
+    static char v[256];
+    resp_t r = api("GET", "/api/settings", NULL, false);
+    json_t *j = json_of(&r);
+    resp_free(&r);
+    v[0] = '\0';
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(j, "settings"), i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "key")), key) == 0)
+            snprintf(v, sizeof(v), "%s", json_string_value(json_object_get(row, "value")));
+    }
+    json_decref(j);
+    return v;
+}
+
+static void two_factor_guards_every_api_path(void **state)
+{
+    (void)state;
+    resp_t r = api("GET", "/api/2fa", NULL, false);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"enabled\":false"));
+    resp_free(&r);
+    r = api("PUT", "/api/settings/auth.totp.enabled", "{\"value\": true}", true);
+    assert_int_equal(r.status, 400); /* only /api/2fa turns it on */
+    resp_free(&r);
+    r = api("POST", "/api/2fa/disable", NULL, true);
+    assert_int_equal(r.status, 409);
+    resp_free(&r);
+    r = api("POST", "/api/workflows/guarded/run", NULL, true); /* 2FA off: refused, set up first */
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "set up 2FA first"));
+    resp_free(&r);
+    set_setting("shell.timeout_seconds", "30"); /* 2FA off: guarded settings change freely */
+
+    /* setup: the secret, its URI and the QR code as a PNG */
+    r = api("POST", "/api/2fa/setup", NULL, true);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    resp_free(&r);
+    snprintf(totp_secret, sizeof(totp_secret), "%s", json_string_value(json_object_get(j, "secret")));
+    assert_int_equal(strlen(totp_secret), 32);
+    assert_true(strncmp(json_string_value(json_object_get(j, "uri")), "otpauth://totp/", 15) == 0);
+    assert_true(strncmp(json_string_value(json_object_get(j, "qr_png")), "iVBORw0KGgo", 11) == 0); /* \x89PNG */
+    json_decref(j);
+    long long s0 = (long long)time(NULL) / 30;
+    char code[7];
+    r = api("POST", "/api/2fa/confirm", "{\"code\":\"000000\"}", true);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    totp_at(totp_secret, s0 - 1, code);
+    char body[128];
+    snprintf(body, sizeof(body), "{\"code\":\"%s\"}", code);
+    r = api("POST", "/api/2fa/confirm", body, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+
+    /* a guarded setting: challenge, wrong code, valid code, the challenge is gone */
+    char id[64];
+    r = api("PUT", "/api/settings/shell.timeout_seconds", "{\"value\": 40}", true);
+    challenge_of(&r, id, sizeof(id));
+    assert_string_equal(setting_value("shell.timeout_seconds"), "30");
+    r = verify(id, "000000");
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "\"attempts_left\":4"));
+    resp_free(&r);
+    char c1[7];
+    totp_at(totp_secret, s0, c1);
+    r = verify(id, c1);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"approved\":true"));
+    resp_free(&r);
+    assert_string_equal(setting_value("shell.timeout_seconds"), "40");
+    r = verify(id, c1);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    /* a replayed code approves nothing */
+    r = api("PUT", "/api/settings/shell.timeout_seconds", "{\"value\": 41}", true);
+    challenge_of(&r, id, sizeof(id));
+    r = verify(id, c1);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    assert_string_equal(setting_value("shell.timeout_seconds"), "40");
+    set_setting("telegram.poll_interval", "900"); /* not guarded */
+
+    /* Run now of a workflow that requires 2FA: exactly that run, once */
+    r = api("POST", "/api/workflows/guarded/run", NULL, true);
+    challenge_of(&r, id, sizeof(id));
+    totp_at(totp_secret, s0 + 1, code);
+    r = verify(id, code);
+    assert_int_equal(r.status, 200);
+    j = json_of(&r);
+    resp_free(&r);
+    json_t *res = json_object_get(j, "result");
+    assert_true(json_integer_value(json_object_get(res, "run_id")) > 0 || json_is_true(json_object_get(res, "queued")));
+    json_decref(j);
+
+    /* edits of that workflow, its flag, the API token, re-keying and disabling all wait for a code */
+    r = api("POST", "/api/workflows/guarded/disable", NULL, true);
+    challenge_of(&r, id, sizeof(id));
+    r = api("GET", "/api/workflows/guarded", NULL, false);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = api("POST", "/api/token", NULL, true);
+    challenge_of(&r, id, sizeof(id));
+    /* the person says no: the challenge is gone, no code approves it any more */
+    snprintf(body, sizeof(body), "{\"challenge\":\"%s\"}", id);
+    r = api("POST", "/api/2fa/cancel", body, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = verify(id, "000000");
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    /* not one character of the TOTP secret leaves through the settings API */
+    r = api("GET", "/api/settings", NULL, false);
+    char head[5];
+    snprintf(head, sizeof(head), "%.4s", totp_secret);
+    assert_null(strstr(r.body, head));
+    assert_null(strstr(r.body, totp_secret + 28));
+    resp_free(&r);
+    r = api("POST", "/api/2fa/setup", NULL, true);
+    challenge_of(&r, id, sizeof(id));
+    r = api("POST", "/api/2fa/disable", NULL, true);
+    challenge_of(&r, id, sizeof(id));
+    /* the next step's code (wait for the clock to reach s0 + 1 so that s0 + 2 is within the window) */
+    while ((long long)time(NULL) / 30 < s0 + 1)
+        usleep(200000);
+    totp_at(totp_secret, s0 + 2, code);
+    r = verify(id, code);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = api("GET", "/api/2fa", NULL, false);
+    assert_non_null(strstr(r.body, "\"enabled\":false"));
+    resp_free(&r);
+}
+
 static void metrics_in_json_and_in_prometheus_text(void **state)
 {
     (void)state;
@@ -814,6 +1021,7 @@ int main(void)
         cmocka_unit_test(a_block_ends_and_limits_change_at_runtime),
         cmocka_unit_test(x_forwarded_for_counts_only_when_trusted),
         cmocka_unit_test(the_api_token_works_as_a_bearer_without_csrf),
+        cmocka_unit_test(the_status_says_why_telegram_ignores_messages),
         cmocka_unit_test(metrics_in_json_and_in_prometheus_text),
         cmocka_unit_test(the_github_webhook_checks_its_signature),
         cmocka_unit_test(an_accepted_event_runs_the_configured_workflow),
@@ -822,6 +1030,7 @@ int main(void)
         cmocka_unit_test(cluster_nodes_are_approved_revoked_and_removed),
         cmocka_unit_test(only_allowed_host_names_are_answered),
         cmocka_unit_test(bodies_over_the_limit_are_refused),
+        cmocka_unit_test(two_factor_guards_every_api_path), /* last: it turns 2FA on for a while */
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

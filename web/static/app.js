@@ -19,7 +19,8 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-async function api(path, opts = {}) {
+// One HTTP call: the answer's status and JSON body (empty when it has none). A 401 goes to the login page.
+async function request(path, opts = {}) {
   const headers = { Accept: 'application/json' };
   const method = opts.method || 'GET';
   if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
@@ -30,21 +31,121 @@ async function api(path, opts = {}) {
   });
   if (res.status === 401) { location.assign('/login'); throw new Error('signed out'); }
   const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    const e = new Error(data.error || `${res.status} ${res.statusText}`);
-    e.data = data;
-    throw e;
-  }
+  return { res, data };
+}
+
+function httpError(res, data) {
+  const e = new Error(data.error || `${res.status} ${res.statusText}`);
+  e.status = res.status;
+  e.data = data;
+  return e;
+}
+
+// The JSON API. An action 2FA guards answers 403 "2fa_required" with a challenge: the 2FA dialog asks for a code,
+// and the caller gets what the approved action answered (or an error when the person cancels).
+async function api(path, opts = {}) {
+  const { res, data } = await request(path, opts);
+  if (res.status === 403 && data.error === '2fa_required' && data.challenge) return approve(data);
+  if (!res.ok) throw httpError(res, data);
   return data;
+}
+
+// `a` b `c` -> code, text, code (the server's descriptions mark names so, for Telegram's Markdown as well)
+function backticks(text) {
+  return String(text).split('`').map((part, i) => (i % 2 ? h('code', {}, part) : part));
+}
+
+// --- the 2FA dialog ---
+// The server keeps one open challenge per person: a newer one replaces the older, so a newer dialog does too.
+let approval = null; // { dialog, reject, returnFocus } while the dialog is open
+
+function closeApproval() {
+  if (!approval) return;
+  const { dialog, returnFocus } = approval;
+  approval = null;
+  if (dialog.open) dialog.close();
+  dialog.remove();
+  if (returnFocus && returnFocus.isConnected) returnFocus.focus();
+}
+
+function approve(ch) {
+  if (approval) { const { reject } = approval; closeApproval(); reject(new Error('2FA: replaced by a newer action that needs a code.')); }
+  return new Promise((resolve, reject) => {
+    const code = h('input', { id: 'twofa-code', name: 'code', inputmode: 'numeric', autocomplete: 'one-time-code',
+      pattern: '[0-9]{6}', maxlength: 6, 'aria-describedby': 'twofa-error', spellcheck: 'false' });
+    const error = h('p', { class: 'error', id: 'twofa-error', role: 'alert', hidden: true });
+    const confirm = h('button', { type: 'submit', class: 'primary', id: 'twofa-confirm' }, 'Confirm');
+    const cancelButton = h('button', { type: 'button', id: 'twofa-cancel', onclick: () => cancel() }, 'Cancel');
+    const text = ch.message || (ch.telegram
+      ? 'This action requires 2FA verification: enter a code from your authenticator app here, or send it to the Telegram bot.'
+      : 'This action requires 2FA verification: enter a code from your authenticator app.');
+    const showError = (msg) => { error.textContent = msg; error.hidden = false; };
+    const finish = (fn, value) => { closeApproval(); fn(value); };
+    let busy = false; // a code is being checked: its answer (maybe a token shown once) must not be lost to a Cancel
+    const cancel = () => {
+      if (busy) return;
+      // the server drops the challenge too, so a code typed in Telegram later approves nothing
+      request('/api/2fa/cancel', { method: 'POST', body: { challenge: ch.challenge } }).catch(() => {});
+      finish(reject, new Error('2FA approval cancelled: the action was not run.'));
+    };
+    const setBusy = (b) => { busy = b; confirm.disabled = b; cancelButton.disabled = b; };
+    const submit = async (ev) => {
+      ev.preventDefault();
+      if (busy) return;
+      const value = code.value.replace(/\s+/g, '');
+      if (!/^[0-9]{6}$/.test(value)) { showError('Enter the 6 digits your authenticator app shows.'); code.focus(); return; }
+      setBusy(true);
+      let res, data;
+      try {
+        ({ res, data } = await request('/api/2fa/verify', { method: 'POST', body: { challenge: ch.challenge, code: value } }));
+      } catch (e) {
+        setBusy(false);
+        showError(`Could not reach the server (${e.message}); try again.`);
+        return;
+      }
+      setBusy(false);
+      if (approval?.dialog !== dialog) return; // replaced or cancelled meanwhile
+      if (res.ok) {
+        finish(resolve, data.approved ? (data.result ?? {}) : data); // api_token: the answer is the new token
+      } else if (res.status === 403 && data.attempts_left > 0) {
+        const n = data.attempts_left;
+        showError(`Invalid code (${n} attempt${n === 1 ? '' : 's'} left)`);
+        code.value = '';
+        code.focus();
+      } else if (res.status === 403 && 'attempts_left' in data) {
+        finish(reject, httpError(res, { error: 'Invalid code, and no attempts are left: the action was cancelled. Try it again.' }));
+      } else if (res.status === 404) {
+        finish(reject, httpError(res, { error: 'This 2FA request is no longer open (it was answered, replaced or cancelled). Try the action again.' }));
+      } else if (res.status === 410) {
+        finish(reject, httpError(res, { error: 'This 2FA request expired. Try the action again.' }));
+      } else {
+        // approved but the action failed, 2FA turned off meanwhile, a database error...
+        finish(reject, httpError(res, { ...data, error: data.approved ? `Approved, but it failed: ${data.error}` : (data.error || `2FA: ${res.status}`) }));
+      }
+    };
+    const dialog = h('dialog', { class: 'twofa', id: 'twofa-dialog', 'aria-labelledby': 'twofa-title', 'aria-describedby': 'twofa-description' },
+      h('form', { novalidate: true, onsubmit: submit },
+        h('h2', { id: 'twofa-title' }, 'Two-factor verification'),
+        h('p', { id: 'twofa-description', class: 'twofa-action' }, backticks(ch.description || 'An action that needs 2FA.')),
+        h('p', { class: 'muted', id: 'twofa-message' }, text),
+        h('label', { class: 'field', for: 'twofa-code' }, '6-digit code', code),
+        error,
+        h('div', { class: 'row' }, confirm, cancelButton)));
+    dialog.addEventListener('cancel', (ev) => { ev.preventDefault(); cancel(); }); // Escape
+    approval = { dialog, reject, returnFocus: document.activeElement };
+    document.body.append(dialog);
+    dialog.showModal();
+    code.focus();
+  });
 }
 
 // A message stays on the page until the next one, also across the re-render that usually follows an action.
 let flash = null;
 
 function showFlash() {
-  const old = document.querySelector('main > .msg');
+  const old = document.querySelector('main > .msg.flash'); // only the flash: a page may have messages of its own
   if (old) old.remove();
-  if (flash) main().prepend(h('p', { class: `msg ${flash.kind}`, role: flash.kind === 'error' ? 'alert' : 'status' }, flash.text));
+  if (flash) main().prepend(h('p', { class: `msg flash ${flash.kind}`, role: flash.kind === 'error' ? 'alert' : 'status' }, flash.text));
 }
 
 function message(text, kind = 'ok') {
@@ -79,12 +180,14 @@ async function dashboard() {
   const s = await api('/api/status');
   const cards = [['Node', s.node], ['Version', s.version], ['Uptime', duration(s.system.uptime_seconds)],
     ['Memory', mib(s.system.memory_bytes)], ['Database', s.db],
-    ['Executor', `${s.system.executor.running} running, ${s.system.executor.queued} queued`]];
+    ['Executor', `${s.system.executor.running} running, ${s.system.executor.queued} queued`],
+    ['Telegram', `${s.telegram.state}, ${s.telegram.handled} handled, ${s.telegram.ignored_chat} ignored`]];
   const breakers = Object.entries(s.circuit_breakers).map(([skill, b]) =>
     h('tr', {}, h('td', {}, skill), h('td', {}, h('span', { class: `state-${b.state}` }, b.state)),
       h('td', {}, b.failure_count), h('td', {}, b.last_error)));
   return [h('h1', {}, 'Dashboard'),
     h('div', { class: 'cards' }, cards.map(([k, v]) => h('div', { class: 'card' }, h('div', { class: 'k' }, k), h('div', { class: 'v' }, v)))),
+    s.telegram.note ? h('p', { class: 'msg warn', id: 'telegram-note' }, s.telegram.note) : null,
     h('h2', {}, 'Recent runs'),
     table(['Run', 'Workflow', 'Status', 'Started (UTC)', 'Node', 'Error'], s.recent_runs.map((r) =>
       h('tr', {}, h('td', {}, link(`/runs?id=${r.id}`, `#${r.id}`)), h('td', {}, r.workflow ?? '(deleted)'),
@@ -99,15 +202,19 @@ async function workflows() {
   const { workflows: all } = await api('/api/workflows');
   const filter = (q.get('q') || '').toLowerCase();
   const list = all.filter((w) => !filter || w.name.toLowerCase().includes(filter) || (w.description || '').toLowerCase().includes(filter));
-  const act = async (fn, ok) => { try { await fn(); message(ok); render(); } catch (e) { fail(e); } };
+  // fn may answer the message to show (a string); otherwise ok is shown
+  const act = async (fn, ok) => { try { const said = await fn(); message(typeof said === 'string' ? said : ok); render(); } catch (e) { fail(e); } };
   const rows = list.map((w) => h('tr', {},
     h('td', {}, h('strong', {}, w.name), w.description ? h('div', { class: 'muted' }, w.description) : null),
     h('td', {}, w.enabled ? 'yes' : 'no'), h('td', {}, w.schedule ?? ''), h('td', {}, w.steps),
     h('td', {}, w.requires_2fa ? 'yes' : ''), h('td', {}, w.node ?? ''),
     h('td', { class: 'actions' },
       h('button', { type: 'button', 'data-action': 'run', 'data-name': w.name, onclick: () => act(async () => {
+        // a workflow that requires 2FA goes through the 2FA dialog first; the answer is the same either way
         const r = await api(`/api/workflows/${encodeURIComponent(w.name)}/run`, { method: 'POST' });
+        if (!r.run_id) return r.note || `${w.name}: queued, it starts when a worker is free (see Runs)`;
         go(`/runs?id=${r.run_id}`);
+        return `Started run #${r.run_id} of ${w.name}`;
       }, 'Started') }, 'Run now'),
       h('button', { type: 'button', onclick: () => act(() => api(`/api/workflows/${encodeURIComponent(w.name)}/${w.enabled ? 'disable' : 'enable'}`, { method: 'POST' }), w.enabled ? 'Disabled' : 'Enabled') }, w.enabled ? 'Disable' : 'Enable'),
       h('button', { type: 'button', 'data-action': 'edit', onclick: () => go(`/workflows?edit=${encodeURIComponent(w.name)}`) }, 'Edit'),
@@ -289,8 +396,83 @@ async function cluster() {
     h('div', { class: 'row' }, name, h('button', { type: 'button', class: 'primary', id: 'approve', onclick: () => act(name.value.trim(), 'approve') }, 'Approve'))];
 }
 
+// The Config page's two-factor section. A setup's key and QR code live only in this section's DOM until the setup
+// is confirmed, cancelled or the page changes; they are never logged nor kept elsewhere.
+function twofaSection(state) {
+  const box = h('section', { id: 'twofa', 'aria-labelledby': 'twofa-heading' });
+  const panel = h('div', { id: 'twofa-setup' });
+  const refresh = async () => {
+    try { box.replaceWith(twofaSection(await api('/api/2fa'))); } catch (e) { fail(e); }
+  };
+  const showSetup = (setup) => { // {secret, uri, qr_png}
+    const key = (setup.secret || '').replace(/(.{4})(?=.)/g, '$1 ');
+    const code = h('input', { id: 'twofa-setup-code', inputmode: 'numeric', autocomplete: 'one-time-code', pattern: '[0-9]{6}',
+      maxlength: 6, spellcheck: 'false', 'aria-describedby': 'twofa-setup-error' });
+    const error = h('p', { class: 'error', id: 'twofa-setup-error', role: 'alert', hidden: true });
+    const confirm = h('button', { type: 'submit', class: 'primary', id: 'twofa-setup-confirm' }, 'Confirm');
+    const submit = async (ev) => {
+      ev.preventDefault();
+      const value = code.value.replace(/\s+/g, '');
+      if (!/^[0-9]{6}$/.test(value)) { error.textContent = 'Enter the 6 digits your authenticator app shows.'; error.hidden = false; code.focus(); return; }
+      confirm.disabled = true;
+      try {
+        await api('/api/2fa/confirm', { method: 'POST', body: { code: value } });
+        panel.replaceChildren(); // the key and the QR code go away with the setup
+        message('Two-factor authentication is on.');
+        render(); // the section and the settings table
+      } catch (e) {
+        confirm.disabled = false;
+        error.textContent = e.status === 403 ? 'Invalid code: check the time on your phone and try the next code.' : e.message;
+        error.hidden = false;
+        code.value = '';
+        code.focus();
+        if (e.status === 409) { panel.replaceChildren(); message(e.message, 'error'); render(); }
+      }
+    };
+    panel.replaceChildren(h('div', { class: 'twofa-setup' },
+      h('p', {}, 'Scan the QR code with your authenticator app (or type the key in by hand), then enter the 6-digit code it shows.'),
+      state.enabled ? h('p', { class: 'muted' }, 'The current key stays in use until a code of the new one is confirmed.') : null,
+      setup.qr_png ? h('img', { id: 'twofa-qr', class: 'qr', src: `data:image/png;base64,${setup.qr_png}`, alt: 'QR code of the new 2FA key', width: 200, height: 200 }) : null,
+      h('p', {}, 'Key: ', h('code', { id: 'twofa-key' }, key)),
+      setup.uri ? h('p', {}, h('a', { href: setup.uri }, 'Open in an authenticator app on this device')) : null,
+      h('form', { class: 'row', novalidate: true, onsubmit: submit },
+        h('label', { class: 'field', for: 'twofa-setup-code' }, 'Code from the app', code),
+        confirm,
+        h('button', { type: 'button', onclick: () => { panel.replaceChildren(); refresh(); } }, 'Cancel')),
+      error));
+    code.focus();
+  };
+  const start = async (path) => {
+    try {
+      const setup = await api(path, { method: 'POST' });
+      showSetup(setup);
+    } catch (e) { fail(e); }
+  };
+  const disable = async () => {
+    try {
+      await api('/api/2fa/disable', { method: 'POST' });
+      message('Two-factor authentication is off.');
+      render();
+    } catch (e) { fail(e); }
+  };
+  box.append(...[h('h2', { id: 'twofa-heading' }, 'Two-factor authentication'),
+    h('p', { id: 'twofa-state', 'data-enabled': state.enabled ? 'true' : 'false' }, 'Two-factor authentication is ',
+      h('strong', { class: state.enabled ? 'status-completed' : 'muted' }, state.enabled ? 'on' : 'off'),
+      state.enabled ? '. Guarded actions (security settings, the API token, workflows that require 2FA) ask for a code.'
+        : '. Turn it on to guard security settings, the API token and workflows that require 2FA with a code.',
+      state.telegram ? ' Codes can also be sent to the Telegram bot.' : ''),
+    !state.enabled && state.pending_setup ? h('p', { class: 'muted', id: 'twofa-pending' }, 'A setup was started but not confirmed; start again for a new key.') : null,
+    state.enabled && state.pending_setup ? h('p', { class: 'muted', id: 'twofa-pending' }, 'A new key was made but not confirmed; the current key stays in use until one is.') : null,
+    h('div', { class: 'row' }, state.enabled
+      ? [h('button', { type: 'button', id: 'twofa-rekey', onclick: () => start('/api/2fa/setup') }, 'Set up again (new key)'),
+        h('button', { type: 'button', id: 'twofa-disable', onclick: disable }, 'Disable 2FA')]
+      : h('button', { type: 'button', class: 'primary', id: 'twofa-start', onclick: () => start('/api/2fa/setup') }, 'Set up 2FA')),
+    panel].filter((x) => x));
+  return box;
+}
+
 async function config() {
-  const { settings } = await api('/api/settings');
+  const [{ settings }, twofa] = await Promise.all([api('/api/settings'), api('/api/2fa')]);
   const groups = {};
   for (const s of settings) (groups[s.category || 'general'] ||= []).push(s);
   const out = [h('h1', {}, 'Config'),
@@ -303,17 +485,22 @@ async function config() {
         token.replaceChildren(h('p', { class: 'msg ok' }, 'New token (shown once): ', h('code', { id: 'new-token' }, r.token)));
       } catch (e) { fail(e); }
     } }, 'Create a new API token'), h('span', { class: 'muted' }, 'Scripts send it as Authorization: Bearer <token>. The old one stops working.')), token);
+  out.push(twofaSection(twofa));
   for (const [cat, rows] of Object.entries(groups).sort()) {
     out.push(h('h2', {}, cat), table(['Key', 'Value', 'New value', ''], rows.map((s) => {
+      const managed = s.key.startsWith('auth.totp.'); // only /api/2fa changes these
       const input = s.type === 'boolean'
         ? h('select', { 'aria-label': s.key }, h('option', { value: 'true', selected: s.value === 'true' }, 'true'), h('option', { value: 'false', selected: s.value === 'false' }, 'false'))
         : h('input', { 'aria-label': s.key, type: s.sensitive ? 'password' : 'text', autocomplete: 'off', placeholder: s.sensitive ? (s.set ? 'unchanged' : 'not set') : '', value: s.sensitive ? '' : (s.value ?? '') });
       return h('tr', { 'data-key': s.key },
         h('td', {}, h('code', {}, s.key), h('div', { class: 'muted' }, s.description)),
-        h('td', { class: 'value' }, s.readable ? (s.value ?? '') : h('span', { class: 'status-failed' }, 'unreadable')),
-        h('td', {}, input),
-        h('td', {}, h('button', { type: 'button', onclick: async () => {
+        // no part of a 2FA key is shown, not even the masked ends
+        h('td', { class: 'value' }, !s.readable ? h('span', { class: 'status-failed' }, 'unreadable')
+          : managed && s.sensitive ? h('span', { class: 'muted nowrap' }, s.set || s.value ? 'set' : 'not set') : (s.value ?? '')),
+        managed ? h('td', { colspan: 2, class: 'muted' }, 'Changed under Two-factor authentication above.') : h('td', {}, input),
+        managed ? null : h('td', {}, h('button', { type: 'button', onclick: async () => {
           if (s.sensitive && input.value === '') { message(`${s.key}: left unchanged`); return; }
+          // a guarded setting goes through the 2FA dialog while 2FA is on
           try { await api(`/api/settings/${encodeURIComponent(s.key)}`, { method: 'PUT', body: { value: input.value } }); message(`${s.key} saved`); render(); } catch (e) { fail(e); }
         } }, 'Save')));
     })));

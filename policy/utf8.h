@@ -1,0 +1,17 @@
+/* policy/utf8.h - cutting UTF-8 text without splitting a character, and small time arithmetic: the helpers every
+ * layer that bounds a text (prompts, descriptions, Telegram messages) or a wait needs. Pure: no I/O, no allocation. */
+#ifndef AC_POLICY_UTF8_H
+#define AC_POLICY_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The longest prefix of s (len bytes) of at most max bytes that does not end inside a UTF-8 sequence: len when it
+ * fits, else max moved back over continuation bytes. For valid UTF-8 the prefix is valid UTF-8. */
+size_t ac_policy_utf8_fit(const char *s, size_t len, size_t max);
+
+/* Adds ms milliseconds (>= 0) to ts, keeping tv_nsec below one second. */
+void ac_policy_timespec_add_ms(struct timespec *ts, int64_t ms);
+
+#endif
