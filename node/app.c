@@ -1,6 +1,7 @@
 /* node/app.c - wiring of registry, breakers, pool and scheduler (app.h). */
 #include "node/app.h"
 
+#include "node/audit.h"
 #include "node/cluster.h"
 #include "node/log.h"
 #include "policy/alloc.h"
@@ -74,6 +75,9 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
         memset(app, 0, sizeof(*app));
         return rc;
     }
+    const char *skb = ac_node_env_get(&rt->env, "SECRET_KEY_BASE");
+    if (skb != NULL && ac_policy_audit_key(skb, strlen(skb), app->audit_key) != 0)
+        ac_log_warn("audit", "no_key", "error=%s", "cannot derive the audit chain key");
     ac_skills_notify_set_sender(notify_send, app->tg_client);
     ac_skills_breakers_set_hook(app->breakers, breaker_notice, app->tg_client);
     app->started_at = (int64_t)time(NULL);
@@ -97,6 +101,16 @@ static void due_refused(void *arg, int code, const char *reason)
     if (code != -AC_ENOENT && code != -AC_EPERM)
         ac_node_scheduler_release(d->app->scheduler, d->wid, d->due);
     free(d);
+}
+
+/* The scheduler's hourly chore: prune the audit log (rows older than 30 days; the chain lock makes one node do it). */
+static void housekeeping(void *arg, PGconn *c, int64_t now)
+{
+    ac_node_app_t *app = arg;
+    int64_t pruned = 0;
+    ac_errmsg_t err = {{0}};
+    if (ac_node_audit_prune(c, app->audit_key, now, AC_NODE_AUDIT_KEEP_S, &pruned, &err) != 0)
+        ac_log_warn("audit", "prune_failed", "error=%s", err.msg);
 }
 
 static int submit_scheduled(void *arg, int64_t workflow_id, const char *name, int64_t due)
@@ -132,6 +146,7 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
     if ((rc = ac_node_wf_intake_start(&icfg, &app->intake, err)) != 0)
         return rc;
     app->scheduler = ac_node_scheduler_new(app->rt->conninfo, app->rt->node_name, submit_scheduled, app);
+    ac_node_scheduler_set_chore(app->scheduler, housekeeping, app);
     if ((rc = ac_node_scheduler_start(app->scheduler, err)) != 0)
         return rc;
     if ((rc = ac_node_cluster_start(app, &app->cluster, err)) != 0)
@@ -168,5 +183,6 @@ void ac_node_app_close(ac_node_app_t *app)
     ac_skills_breakers_free(app->breakers);
     ac_skills_registry_free(app->registry);
     free(app->backup_dir);
+    explicit_bzero(app->audit_key, sizeof(app->audit_key));
     memset(app, 0, sizeof(*app));
 }

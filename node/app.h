@@ -24,6 +24,7 @@ typedef struct ac_node_app {
     ac_node_tg_client_t *tg_client;  /* sends: telegram_notify, breaker notices, replies */
     ac_node_telegram_t *telegram;    /* the poller (serve only) */
     int64_t started_at;
+    uint8_t audit_key[32]; /* the audit chain's key (policy/audit.h) */
 } ac_node_app_t;
 
 /* Builds the registry, breakers, skill context and the Telegram client, and installs the telegram_notify sender and

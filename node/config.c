@@ -110,6 +110,8 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
     {NULL, "auth.totp.enabled",       "false", "boolean", "auth", 0, "Two-factor authentication is on."},
     {NULL, "auth.totp.secret",        "",      "string",  "auth", S, "TOTP secret (base32), set by the 2FA setup."},
     {NULL, "auth.totp.pending_secret", "",     "string",  "auth", S, "TOTP secret of a 2FA setup not confirmed yet."},
+    {NULL, "auth.audit.allows",       "false", "boolean", "auth", 0, "Write allowed SkillAPI calls to the audit log too (denials always are)."},
+    {NULL, "auth.max_chain_depth",    "3",     "integer", "auth", 0, "How deep skills may call skills (skill_invoke); deeper calls are denied."},
     {NULL, "auth.trust_proxy_headers", "false", "boolean", "auth", 0, "Take the client address from X-Forwarded-For (only behind your own proxy)."},
     {NULL, "auth.rate_limit.max_attempts", "5", "integer", "auth", 0, "Failed logins from one address before it is blocked."},
     {NULL, "auth.rate_limit.block_duration_seconds", "900", "integer", "auth", 0, "How long a blocked address stays blocked."},

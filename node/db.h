@@ -19,6 +19,7 @@
 #define AC_NODE_DB_LOCK_IDENTITY_CLASS 0x41436c69
 #define AC_NODE_DB_LOCK_CLAIMS_PRUNE   0x41436c6177000003LL /* one node at a time prunes old schedule claims */
 #define AC_NODE_DB_LOCK_TELEGRAM       0x41436c6177000004LL /* the Telegram poller when telegram.node is empty */
+#define AC_NODE_DB_LOCK_AUDIT          0x41436c6177000005LL /* audit appends and prunes: one chain */
 
 /* Checks the syntax of a DATABASE_URL (a postgres:// or postgresql:// URL, or a libpq key=value string) without
  * connecting. err never contains the password. */

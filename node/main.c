@@ -3,8 +3,10 @@
  * Exit status: 0 success, 1 failure (one line on stderr says why), 2 usage error. */
 #include "epmd/cli.h"
 #include "node/app.h"
+#include "node/cli_audit.h"
 #include "node/cli_cluster.h"
 #include "node/cli_config.h"
+#include "node/cli_policy.h"
 #include "node/cli_workflow.h"
 #include "node/config.h"
 #include "node/log.h"
@@ -61,6 +63,9 @@ static void usage(FILE *out)
                  "  cluster list                list known nodes (status, approved, last seen)\n"
                  "  cluster approve|revoke|remove NODE\n"
                  "                              approve a node for gates with an empty allowed_nodes, or undo it\n"
+                 "  audit verify|list [N]|prune  check the audit log's hash chain, show its last rows, prune it\n"
+                 "  policy list | add NAME TYPE CONFIG [--priority N] [--disabled] | enable|disable|remove ID\n"
+                 "                              the policy rules of the SkillAPI (validated)\n"
                  "  epmd [--port N] [--address A[,B]] [-names]\n"
                  "                              run an EPMD-compatible port mapper (or list its names)\n"
                  "  version                     print the version\n"
@@ -193,6 +198,10 @@ int main(int argc, char **argv)
         rc = ac_node_cli_workflow(argc - 2, argv + 2);
     else if (strcmp(cmd, "cluster") == 0)
         rc = ac_node_cli_cluster(argc - 2, argv + 2);
+    else if (strcmp(cmd, "audit") == 0)
+        rc = ac_node_cli_audit(argc - 2, argv + 2);
+    else if (strcmp(cmd, "policy") == 0)
+        rc = ac_node_cli_policy(argc - 2, argv + 2);
     else if (strcmp(cmd, "epmd") == 0)
         rc = ac_epmd_cli(argc - 2, argv + 2);
     else {

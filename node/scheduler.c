@@ -31,6 +31,8 @@ struct ac_node_scheduler {
     void *arg;
     int64_t last_minute; /* the last minute handled (unix seconds, a multiple of 60); 0 before the first tick */
     int64_t last_prune;
+    ac_node_scheduler_chore_fn chore;
+    void *chore_arg;
     pthread_t thread;
     bool started;
     int wake[2];
@@ -117,6 +119,14 @@ static void prune(ac_node_scheduler_t *s, PGconn *c, int64_t now)
              "AND claimed_at < (now() AT TIME ZONE 'utc') - interval '7 days'",
              AC_NODE_DB_LOCK_CLAIMS_PRUNE);
     PQclear(PQexec(c, sql));
+    if (s->chore != NULL)
+        s->chore(s->chore_arg, c, now);
+}
+
+void ac_node_scheduler_set_chore(ac_node_scheduler_t *s, ac_node_scheduler_chore_fn fn, void *arg)
+{
+    s->chore = fn;
+    s->chore_arg = arg;
 }
 
 int ac_node_scheduler_tick(ac_node_scheduler_t *s, PGconn *c, int64_t now, ac_errmsg_t *err)

@@ -33,6 +33,11 @@ int ac_node_scheduler_tick(ac_node_scheduler_t *s, PGconn *c, int64_t now, ac_er
  * that another node still catching up on that minute can run it. Any thread; applied at the next tick. */
 void ac_node_scheduler_release(ac_node_scheduler_t *s, int64_t workflow_id, int64_t due);
 
+/* Housekeeping the scheduler thread runs once an hour with its connection (the app prunes the audit log there). Set
+ * before start. */
+typedef void (*ac_node_scheduler_chore_fn)(void *arg, PGconn *c, int64_t now);
+void ac_node_scheduler_set_chore(ac_node_scheduler_t *s, ac_node_scheduler_chore_fn fn, void *arg);
+
 /* Starts / stops the thread that ticks at the start of every minute. */
 int ac_node_scheduler_start(ac_node_scheduler_t *s, ac_errmsg_t *err);
 void ac_node_scheduler_stop(ac_node_scheduler_t *s);

@@ -24,6 +24,7 @@
 /* HKDF `info` strings: one key per purpose, all derived from SECRET_KEY_BASE. */
 #define AC_POLICY_CRYPTO_INFO_SETTINGS   "AlexClaw.Config.Crypto"
 #define AC_POLICY_CRYPTO_INFO_CAPABILITY "AlexClaw.Auth.CapabilityToken"
+#define AC_POLICY_CRYPTO_INFO_AUDIT      "AlexClaw.Auth.AuditChain"
 
 /* RFC 5869 HKDF with SHA-256 (extract then expand).
  * ikm: ikm_len > 0 bytes. salt: NULL or salt_len 0 means the RFC's default, 32 zero bytes. info: NULL is fine when

@@ -1,0 +1,48 @@
+/* node/policies.h - the policy rules of table auth_policies (migration 0007) as the engine (policy/authz.h) needs
+ * them: enabled, parsed, sorted by priority, cached for AC_NODE_POLICIES_TTL_MS, and dropped at once when any node
+ * changes a rule (a trigger sends NOTIFY alexclaw_policies; the cache keeps a LISTEN connection of its own and reads
+ * what arrived, without blocking, on every lookup). Also the rule table's edits, each config validated first.
+ *
+ * A stored rule whose config does not parse (edited with SQL) is skipped and counted; the node logs it once per
+ * reload. Thread-safe: any number of threads may look up at once. */
+#ifndef AC_NODE_POLICIES_H
+#define AC_NODE_POLICIES_H
+
+#include "policy/authz.h"
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define AC_NODE_POLICIES_TTL_MS 30000
+#define AC_NODE_POLICIES_MAX    1000 /* enabled rules read at most */
+
+typedef struct ac_node_rules {
+    ac_policy_rule_t *v;
+    size_t n;
+    size_t skipped; /* stored rules that did not parse */
+    int refs;       /* atomic */
+} ac_node_rules_t;
+
+typedef struct ac_node_policies ac_node_policies_t;
+
+/* No I/O yet: the LISTEN connection is made at the first lookup (and again after it was lost). */
+ac_node_policies_t *ac_node_policies_new(const char *conninfo);
+void ac_node_policies_free(ac_node_policies_t *p);
+
+/* The rules now (a reference: release it). Reloads with c when the cache is older than the TTL or was invalidated.
+ * A reload that fails keeps serving the previous rules (and says so in err with a non-zero return only when there
+ * are none yet). */
+int ac_node_policies_get(ac_node_policies_t *p, PGconn *c, int64_t now_ms, ac_node_rules_t **out, ac_errmsg_t *err);
+void ac_node_rules_release(ac_node_rules_t *r);
+/* Drops the cache (this process changed a rule). */
+void ac_node_policies_invalidate(ac_node_policies_t *p);
+
+/* Edits of the rule table. add: validates (ac_policy_rule_parse) and inserts; OUT: *id. */
+int ac_node_policies_add(PGconn *c, const char *name, const char *description, const char *rule_type,
+                         const char *config, int priority, bool enabled, int64_t *id, ac_errmsg_t *err);
+int ac_node_policies_enable(PGconn *c, int64_t id, bool enabled, ac_errmsg_t *err);
+int ac_node_policies_remove(PGconn *c, int64_t id, ac_errmsg_t *err);
+
+#endif
