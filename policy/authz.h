@@ -63,8 +63,9 @@ typedef struct ac_policy_rule {
     int max_calls, window_s;                              /* rate_limit */
     int deny_start_hour, deny_end_hour;                   /* time_window, 0..24 */
     char caller_pattern[AC_POLICY_AUTHZ_PATTERN_MAX + 1]; /* chain_restriction, non-empty */
-    bool deny;                                            /* permission_override: action "deny" */
-    int64_t expires_at_ms;                                /* permission_override: 0 never expires */
+    size_t pattern_len;
+    bool deny;             /* permission_override: action "deny" */
+    int64_t expires_at_ms; /* permission_override: 0 never expires */
 } ac_policy_rule_t;
 
 /* Parses a rule (type name and its JSON config) for the rule table. Returns 0 or -AC_EINVAL with a sentence naming

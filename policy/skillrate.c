@@ -5,20 +5,27 @@
 #include "policy/error.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define SLOTS 8192 /* a power of two, twice AC_POLICY_SKILLRATE_MAX_KEYS: short probe runs */
+
 typedef struct entry {
+    bool used;
+    uint32_t hash;
     char key[AC_POLICY_SKILLRATE_KEY_MAX + 1];
     ac_policy_perms_t perm;
     int64_t *ts; /* a ring of call times, oldest at head */
     size_t head, n, cap;
 } entry_t;
 
+/* An open-addressing hash table of (caller, permission): the engine looks a key up on every rate-limited decision,
+ * so the lookup must not grow with the number of callers. */
 struct ac_policy_skillrate {
     pthread_mutex_t mu;
-    entry_t *v;
+    entry_t *v; /* SLOTS */
     size_t n;
 };
 
@@ -26,7 +33,7 @@ ac_policy_skillrate_t *ac_policy_skillrate_new(void)
 {
     ac_policy_skillrate_t *rl = ac_calloc(1, sizeof(*rl));
     pthread_mutex_init(&rl->mu, NULL);
-    rl->v = ac_calloc(AC_POLICY_SKILLRATE_MAX_KEYS, sizeof(entry_t));
+    rl->v = ac_calloc(SLOTS, sizeof(entry_t));
     return rl;
 }
 
@@ -34,11 +41,19 @@ void ac_policy_skillrate_free(ac_policy_skillrate_t *rl)
 {
     if (rl == NULL)
         return;
-    for (size_t i = 0; i < rl->n; i++)
+    for (size_t i = 0; i < SLOTS; i++)
         free(rl->v[i].ts);
     free(rl->v);
     pthread_mutex_destroy(&rl->mu);
     free(rl);
+}
+
+static uint32_t hash_of(const char *key, size_t n, ac_policy_perms_t perm)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)key[i]) * 16777619u;
+    return (h ^ perm) * 2654435761u;
 }
 
 static int64_t at(const entry_t *e, size_t i)
@@ -55,37 +70,58 @@ static void expire(entry_t *e, int64_t from)
     }
 }
 
-static void drop(ac_policy_skillrate_t *rl, size_t i)
+/* The slot of (key, perm), or of the empty slot where it would go. */
+static entry_t *slot(ac_policy_skillrate_t *rl, const char *key, size_t kn, ac_policy_perms_t perm, uint32_t h)
 {
-    free(rl->v[i].ts);
-    rl->v[i] = rl->v[rl->n - 1];
-    memset(&rl->v[rl->n - 1], 0, sizeof(entry_t));
-    rl->n--;
-}
-
-static void prune_locked(ac_policy_skillrate_t *rl, int64_t now)
-{
-    for (size_t i = rl->n; i > 0; i--) {
-        entry_t *e = &rl->v[i - 1];
-        expire(e, now - AC_POLICY_SKILLRATE_IDLE_S);
-        if (e->n == 0)
-            drop(rl, i - 1);
+    for (size_t i = h & (SLOTS - 1);; i = (i + 1) & (SLOTS - 1)) {
+        entry_t *e = &rl->v[i];
+        if (!e->used || (e->hash == h && e->perm == perm && strncmp(e->key, key, kn) == 0 && e->key[kn] == '\0'))
+            return e;
     }
 }
 
-static entry_t *find(ac_policy_skillrate_t *rl, const char *key, ac_policy_perms_t perm, int64_t now)
+/* Keeps the keys with a call in the last AC_POLICY_SKILLRATE_IDLE_S seconds: the table is rebuilt without the others
+ * (open addressing has no cheap delete). */
+static void prune_locked(ac_policy_skillrate_t *rl, int64_t now)
 {
-    for (size_t i = 0; i < rl->n; i++)
-        if (rl->v[i].perm == perm && strcmp(rl->v[i].key, key) == 0)
-            return &rl->v[i];
-    if (rl->n == AC_POLICY_SKILLRATE_MAX_KEYS)
+    entry_t *old = rl->v;
+    rl->v = ac_calloc(SLOTS, sizeof(entry_t));
+    rl->n = 0;
+    for (size_t i = 0; i < SLOTS; i++) {
+        entry_t *e = &old[i];
+        if (!e->used)
+            continue;
+        expire(e, now - AC_POLICY_SKILLRATE_IDLE_S);
+        if (e->n == 0) {
+            free(e->ts);
+            continue;
+        }
+        entry_t *dst = slot(rl, e->key, strlen(e->key), e->perm, e->hash);
+        *dst = *e;
+        rl->n++;
+    }
+    free(old);
+}
+
+static entry_t *find(ac_policy_skillrate_t *rl, const char *key, size_t kn, ac_policy_perms_t perm, int64_t now)
+{
+    uint32_t h = hash_of(key, kn, perm);
+    entry_t *e = slot(rl, key, kn, perm, h);
+    if (e->used)
+        return e;
+    if (rl->n == AC_POLICY_SKILLRATE_MAX_KEYS) {
         prune_locked(rl, now);
-    if (rl->n == AC_POLICY_SKILLRATE_MAX_KEYS)
-        return NULL;
-    entry_t *e = &rl->v[rl->n++];
+        if (rl->n == AC_POLICY_SKILLRATE_MAX_KEYS)
+            return NULL;
+        e = slot(rl, key, kn, perm, h);
+    }
     memset(e, 0, sizeof(*e));
-    snprintf(e->key, sizeof(e->key), "%s", key);
+    e->used = true;
+    e->hash = h;
+    memcpy(e->key, key, kn);
+    e->key[kn] = '\0';
     e->perm = perm;
+    rl->n++;
     return e;
 }
 
@@ -98,10 +134,10 @@ int ac_policy_skillrate_check(ac_policy_skillrate_t *rl, const char *caller, ac_
         max_calls = AC_POLICY_SKILLRATE_MAX_CALLS;
     if (window_s < 1)
         window_s = 1;
-    char key[AC_POLICY_SKILLRATE_KEY_MAX + 1];
-    snprintf(key, sizeof(key), "%s", caller != NULL ? caller : "");
+    const char *key = caller != NULL ? caller : "";
+    size_t kn = strnlen(key, AC_POLICY_SKILLRATE_KEY_MAX); /* longer callers are cut */
     pthread_mutex_lock(&rl->mu);
-    entry_t *e = find(rl, key, perm, now);
+    entry_t *e = find(rl, key, kn, perm, now);
     int rc = 0;
     if (e == NULL) {
         rc = -AC_EAGAIN;
