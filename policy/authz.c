@@ -249,13 +249,7 @@ static int apply(const ac_policy_rule_t *r, ac_policy_skillrate_t *rl, const ac_
                  size_t caller_len, int hour, char *reason, size_t cap)
 {
     switch (r->type) {
-    case AC_POLICY_RULE_RATE_LIMIT:
-        if (r->permission != 0 && r->permission != ctx->permission)
-            return 0;
-        if (rl == NULL || ac_policy_skillrate_check(rl, ctx->caller, ctx->permission, r->max_calls, r->window_s,
-                                                    ctx->now_ms / 1000) != 0)
-            return deny(reason, cap, "rate limit exceeded: max %d/%ds", r->max_calls, r->window_s);
-        return 0;
+    case AC_POLICY_RULE_RATE_LIMIT: return 0; /* all of them at once, in decide() */
     case AC_POLICY_RULE_TIME_WINDOW: {
         if (r->permission != 0 && r->permission != ctx->permission)
             return 0;
@@ -276,6 +270,42 @@ static int apply(const ac_policy_rule_t *r, ac_policy_skillrate_t *rl, const ac_
         return deny(reason, cap, "denied by permission override policy");
     }
     return 0;
+}
+
+/* Every rate_limit rule from rules[0] on that applies, checked against one record of the call (one lookup; the call
+ * counted once whatever the number of rules). The first limit reached, by priority, gives the reason. */
+static int rate_limits(const ac_policy_rule_t *rules, size_t n, ac_policy_skillrate_t *rl,
+                       const ac_policy_authctx_t *ctx, char *reason, size_t cap)
+{
+    ac_policy_skillrate_limit_t stack[32], *limits = stack;
+    const ac_policy_rule_t *which[32], **whichp = which;
+    size_t k = 0;
+    if (n > 32) {
+        limits = malloc(n * sizeof(*limits));
+        whichp = malloc(n * sizeof(*whichp));
+        if (limits == NULL || whichp == NULL) {
+            free(limits);
+            free(whichp);
+            return deny(reason, cap, "rate limit check failed (out of memory)");
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (rules[i].type == AC_POLICY_RULE_RATE_LIMIT &&
+            (rules[i].permission == 0 || rules[i].permission == ctx->permission)) {
+            limits[k] = (ac_policy_skillrate_limit_t){rules[i].max_calls, rules[i].window_s};
+            whichp[k++] = &rules[i];
+        }
+    size_t hit = 0;
+    int rc = rl == NULL
+                 ? -AC_EAGAIN
+                 : ac_policy_skillrate_check_all(rl, ctx->caller, ctx->permission, limits, k, ctx->now_ms / 1000, &hit);
+    if (rc != 0)
+        rc = deny(reason, cap, "rate limit exceeded: max %d/%ds", whichp[hit]->max_calls, whichp[hit]->window_s);
+    if (limits != stack) {
+        free(limits);
+        free(whichp);
+    }
+    return rc;
 }
 
 int ac_policy_authz_decide(const ac_policy_authz_cfg_t *cfg, const ac_policy_rule_t *rules, size_t n,
@@ -303,9 +333,17 @@ int ac_policy_authz_decide(const ac_policy_authz_cfg_t *cfg, const ac_policy_rul
     size_t caller_len = strlen(ctx->caller);
     int64_t secs = ctx->now_ms / 1000;
     int hour = (int)(((secs % 86400) + 86400) % 86400 / 3600); /* UTC, once per decision */
-    for (size_t i = 0; i < n; i++)
+    bool limited = false; /* the rate limits were checked (at the first one, all together) */
+    for (size_t i = 0; i < n; i++) {
+        if (rules[i].type == AC_POLICY_RULE_RATE_LIMIT && !limited &&
+            (rules[i].permission == 0 || rules[i].permission == ctx->permission)) {
+            limited = true;
+            if (rate_limits(rules + i, n - i, rl, ctx, reason, cap) != 0)
+                return -AC_EPERM;
+        }
         if (apply(&rules[i], rl, ctx, caller_len, hour, reason, cap) != 0)
             return -AC_EPERM;
+    }
     if ((ctx->declared & ctx->permission) == 0)
         return deny(reason, cap, "permission :%s not declared", perm);
     snprintf(reason, cap, "allowed");

@@ -125,45 +125,84 @@ static entry_t *find(ac_policy_skillrate_t *rl, const char *key, size_t kn, ac_p
     return e;
 }
 
-int ac_policy_skillrate_check(ac_policy_skillrate_t *rl, const char *caller, ac_policy_perms_t perm, int max_calls,
-                              int window_s, int64_t now)
+/* Calls at or after `from`: the ring is in time order, so a binary search finds the first. */
+static size_t count_since(const entry_t *e, int64_t from)
 {
-    if (max_calls < 1)
-        max_calls = 1;
-    if (max_calls > AC_POLICY_SKILLRATE_MAX_CALLS)
-        max_calls = AC_POLICY_SKILLRATE_MAX_CALLS;
-    if (window_s < 1)
-        window_s = 1;
+    size_t lo = 0, hi = e->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (at(e, mid) < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return e->n - lo;
+}
+
+int ac_policy_skillrate_check_all(ac_policy_skillrate_t *rl, const char *caller, ac_policy_perms_t perm,
+                                  const ac_policy_skillrate_limit_t *limits, size_t n, int64_t now, size_t *hit)
+{
+    *hit = 0;
+    if (n == 0)
+        return 0;
+    int64_t longest = 1;
+    size_t room = 1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t w = limits[i].window_s < 1 ? 1 : limits[i].window_s;
+        size_t m = limits[i].max_calls < 1                               ? 1
+                   : limits[i].max_calls > AC_POLICY_SKILLRATE_MAX_CALLS ? AC_POLICY_SKILLRATE_MAX_CALLS
+                                                                         : (size_t)limits[i].max_calls;
+        longest = w > longest ? w : longest;
+        room = m > room ? m : room;
+    }
     const char *key = caller != NULL ? caller : "";
     size_t kn = strnlen(key, AC_POLICY_SKILLRATE_KEY_MAX); /* longer callers are cut */
     pthread_mutex_lock(&rl->mu);
     entry_t *e = find(rl, key, kn, perm, now);
     int rc = 0;
     if (e == NULL) {
-        rc = -AC_EAGAIN;
+        rc = -AC_EAGAIN; /* no room for a new key: fail closed */
     } else {
-        expire(e, now - window_s);
-        if (e->n >= (size_t)max_calls) {
-            rc = -AC_EAGAIN;
-        } else {
-            if (e->n == e->cap) { /* grow the ring (keeping its order) up to max_calls */
-                size_t cap = e->cap == 0 ? 8 : e->cap * 2;
-                if (cap > (size_t)max_calls)
-                    cap = (size_t)max_calls;
+        expire(e, now - longest);
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            int64_t w = limits[i].window_s < 1 ? 1 : limits[i].window_s;
+            size_t m = limits[i].max_calls < 1 ? 1 : (size_t)limits[i].max_calls;
+            if (count_since(e, now - w) >= m) {
+                rc = -AC_EAGAIN;
+                *hit = i;
+            }
+        }
+        if (rc == 0 && e->n == e->cap) { /* grow the ring (keeping its order) up to the largest limit */
+            size_t cap = e->cap == 0 ? 8 : e->cap * 2;
+            if (cap > room)
+                cap = room;
+            if (cap <= e->n) {
+                rc = -AC_EAGAIN; /* cannot happen within the limits; never overwrite a call */
+            } else {
                 int64_t *ts = ac_malloc(cap * sizeof(*ts));
-                for (size_t i = 0; i < e->n; i++)
-                    ts[i] = at(e, i);
+                for (size_t k = 0; k < e->n; k++)
+                    ts[k] = at(e, k);
                 free(e->ts);
                 e->ts = ts;
                 e->cap = cap;
                 e->head = 0;
             }
+        }
+        if (rc == 0) { /* one call, recorded once, whatever number of rules counted it */
             e->ts[(e->head + e->n) % e->cap] = now;
             e->n++;
         }
     }
     pthread_mutex_unlock(&rl->mu);
     return rc;
+}
+
+int ac_policy_skillrate_check(ac_policy_skillrate_t *rl, const char *caller, ac_policy_perms_t perm, int max_calls,
+                              int window_s, int64_t now)
+{
+    ac_policy_skillrate_limit_t l = {max_calls, window_s};
+    size_t hit;
+    return ac_policy_skillrate_check_all(rl, caller, perm, &l, 1, now, &hit);
 }
 
 void ac_policy_skillrate_prune(ac_policy_skillrate_t *rl, int64_t now)

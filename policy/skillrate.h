@@ -12,6 +12,7 @@
 
 #include "policy/perm.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define AC_POLICY_SKILLRATE_MAX_KEYS  4096
@@ -27,6 +28,15 @@ void ac_policy_skillrate_free(ac_policy_skillrate_t *rl);
 /* Returns 0 (the call is recorded), or -AC_EAGAIN (max_calls already in the window, or no room for a new key). */
 int ac_policy_skillrate_check(ac_policy_skillrate_t *rl, const char *caller, ac_policy_perms_t perm, int max_calls,
                               int window_s, int64_t now);
+/* Several limits on the same calls (every rate_limit rule that applies to a decision): the call is checked against
+ * each limit's window and recorded once when none is reached (the original recorded it once per rule, so two rules
+ * halved each other's limits). OUT: *hit, the index of the first limit reached. Returns 0 or -AC_EAGAIN. */
+typedef struct ac_policy_skillrate_limit {
+    int max_calls;
+    int window_s;
+} ac_policy_skillrate_limit_t;
+int ac_policy_skillrate_check_all(ac_policy_skillrate_t *rl, const char *caller, ac_policy_perms_t perm,
+                                  const ac_policy_skillrate_limit_t *limits, size_t n, int64_t now, size_t *hit);
 /* Drops timestamps older than AC_POLICY_SKILLRATE_IDLE_S and keys left empty (the node calls it every minute). */
 void ac_policy_skillrate_prune(ac_policy_skillrate_t *rl, int64_t now);
 /* Keys tracked (tests). */

@@ -190,6 +190,29 @@ static void rate_limits_count_per_caller_and_permission(void **state)
     ac_policy_skillrate_free(rl);
 }
 
+static void several_rate_limits_count_a_call_once(void **state)
+{
+    (void)state;
+    char why[AC_POLICY_AUTHZ_REASON_MAX];
+    ac_policy_skillrate_t *rl = ac_policy_skillrate_new();
+    /* the original recorded a call once per rule: with these two, the second call would already have been refused */
+    ac_policy_rule_t rules[2] = {rule("rate_limit", "{\"max_calls\": 3, \"window_seconds\": 60}"),
+                                 rule("rate_limit", "{\"max_calls\": 100, \"window_seconds\": 3600}")};
+    ac_policy_authctx_t c = dyn(AC_POLICY_PERM_LLM, AC_POLICY_PERM_LLM);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(decide(rules, 2, rl, &c, why), 0);
+    assert_int_equal(decide(rules, 2, rl, &c, why), -AC_EPERM);
+    assert_string_equal(why, "rate limit exceeded: max 3/60s");
+    /* the longer window still remembers them after the shorter one forgot */
+    ac_policy_rule_t tight[2] = {rule("rate_limit", "{\"max_calls\": 3, \"window_seconds\": 60}"),
+                                 rule("rate_limit", "{\"max_calls\": 4, \"window_seconds\": 3600}")};
+    c.now_ms = NOON + 61000;
+    assert_int_equal(decide(tight, 2, rl, &c, why), 0); /* 4th call within the hour */
+    assert_int_equal(decide(tight, 2, rl, &c, why), -AC_EPERM);
+    assert_string_equal(why, "rate limit exceeded: max 4/3600s");
+    ac_policy_skillrate_free(rl);
+}
+
 static void the_first_denial_by_priority_wins(void **state)
 {
     (void)state;
@@ -308,6 +331,7 @@ int main(void)
         cmocka_unit_test(chain_restrictions_apply_only_inside_a_chain),
         cmocka_unit_test(overrides_deny_until_they_expire_and_never_grant),
         cmocka_unit_test(rate_limits_count_per_caller_and_permission),
+        cmocka_unit_test(several_rate_limits_count_a_call_once),
         cmocka_unit_test(the_first_denial_by_priority_wins),
         cmocka_unit_test(rule_configs_are_checked),
         cmocka_unit_test(iso8601_times),
