@@ -111,6 +111,10 @@ static void housekeeping(void *arg, PGconn *c, int64_t now)
     ac_errmsg_t err = {{0}};
     if (ac_node_audit_prune(c, app->audit_key, now, AC_NODE_AUDIT_KEEP_S, &pruned, &err) != 0)
         ac_log_warn("audit", "prune_failed", "error=%s", err.msg);
+    int64_t last = 0;
+    char h[17];
+    if (ac_node_audit_head(c, &last, h, &err) == 0) /* a copy of the chain's head outside the database */
+        ac_log_info("audit", "head", "last_id=%lld hash=%s", (long long)last, h);
 }
 
 static int submit_scheduled(void *arg, int64_t workflow_id, const char *name, int64_t due)

@@ -230,6 +230,19 @@ static int append_locked(PGconn *c, const uint8_t key[H], const ac_node_audit_en
     return rc;
 }
 
+int ac_node_audit_head(PGconn *c, int64_t *last_id, char hash16[17], ac_errmsg_t *err)
+{
+    ends_t e;
+    int rc = read_ends(c, &e, err);
+    if (rc != 0)
+        return rc;
+    *last_id = e.last_id;
+    char hx[2 * H + 1];
+    to_hex(e.last_hash, hx);
+    snprintf(hash16, 17, "%.16s", e.last_id != 0 ? hx : "");
+    return 0;
+}
+
 int ac_node_audit_append(PGconn *c, const uint8_t key[H], const ac_node_audit_entry_t *e, int64_t now, ac_errmsg_t *err)
 {
     if (e->caller == NULL || e->caller_type == NULL || e->permission == NULL || e->decision == NULL)
@@ -278,7 +291,13 @@ int ac_node_audit_verify(PGconn *c, const uint8_t key[H], ac_node_audit_report_t
     PGresult *r = NULL;
     if (res == 0) {
         r = PQexec(c, "SELECT count(*) FROM auth_audit_log WHERE id < (SELECT first_id FROM auth_audit_ends)");
-        if (PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "0") != 0)
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            rc = db_fail(c, err, "count");
+            PQclear(r);
+            exec_ok(c, "ROLLBACK", err);
+            return rc;
+        }
+        if (strcmp(PQgetvalue(r, 0, 0), "0") != 0)
             res = broken(rep, 0, "rows older than the chain's first row were added");
         PQclear(r);
     }
@@ -340,10 +359,14 @@ int ac_node_audit_prune(PGconn *c, const uint8_t key[H], int64_t now, int64_t ke
     snprintf(cut, sizeof(cut), "%lld", (long long)(now - keep_s));
     const char *p[] = {cut};
     PGresult *r = NULL;
-    if ((rc = lock_chain(c, err)) == 0) {
+    if ((rc = lock_chain(c, err)) == 0) { /* appends are short; a prune waits its turn like one */
+        /* a prefix of the chain by id: every row before the first one that is not old enough (ids and times can
+         * disagree by a little across nodes; deleting by time alone could cut a hole in the chain) */
         r = PQexecParams(c,
-                         "WITH gone AS (DELETE FROM auth_audit_log WHERE inserted_at < to_timestamp($1::bigint) AT "
-                         "TIME ZONE 'utc' RETURNING id) SELECT count(*), coalesce(max(id), 0) FROM gone",
+                         "WITH keep AS (SELECT min(id) AS id FROM auth_audit_log WHERE inserted_at >= "
+                         "to_timestamp($1::bigint) AT TIME ZONE 'utc'), gone AS (DELETE FROM auth_audit_log WHERE "
+                         "id < coalesce((SELECT id FROM keep), (SELECT max(id) + 1 FROM auth_audit_log)) RETURNING id) "
+                         "SELECT count(*), coalesce(max(id), 0) FROM gone",
                          1, NULL, p, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK)
             rc = db_fail(c, err, "prune");

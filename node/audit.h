@@ -25,7 +25,11 @@ typedef struct ac_node_audit_entry {
     int chain_depth;
 } ac_node_audit_entry_t;
 
-/* Appends an entry at unix time now (a denial identical to the chain's last row within a minute raises that row's
+/* The chain's last row and the first 8 bytes of its hash in hex ("" when empty), for the node's log: a copy of the
+ * head outside the database shows a rollback of the whole table to an older state, which no mark inside it can. */
+int ac_node_audit_head(PGconn *c, int64_t *last_id, char hash16[17], ac_errmsg_t *err);
+
+/* Runs its own transaction on c: never call it inside one. Appends an entry at unix time now (a denial identical to the chain's last row within a minute raises that row's
  * count instead). One transaction; the chain's last-row mark moves with it. */
 int ac_node_audit_append(PGconn *c, const uint8_t key[AC_POLICY_AUDIT_HASH_LEN], const ac_node_audit_entry_t *e,
                          int64_t now, ac_errmsg_t *err);

@@ -19,6 +19,7 @@ int ac_node_authorize(const ac_node_authorizer_t *a, PGconn *c, const ac_policy_
     } else {
         ac_policy_authz_cfg_t cfg = {
             .token_key = a->token_key,
+            .require_token = true,
             .max_chain_depth =
                 (int)ac_node_settings_int_or(a->settings, "auth.max_chain_depth", AC_POLICY_AUTHZ_MAX_DEPTH),
         };

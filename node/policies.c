@@ -17,6 +17,7 @@ struct ac_node_policies {
     ac_node_rules_t *rules;
     int64_t loaded_at_ms;
     bool stale;
+    int64_t listen_tried_ms; /* the last attempt to (re)make the LISTEN connection */
 };
 
 ac_node_policies_t *ac_node_policies_new(const char *conninfo)
@@ -57,9 +58,14 @@ void ac_node_policies_invalidate(ac_node_policies_t *p)
 }
 
 /* Reads what the LISTEN connection received (never blocks); makes it when missing. Under p->mu. */
-static void listen_poll(ac_node_policies_t *p)
+static void listen_poll(ac_node_policies_t *p, int64_t now_ms)
 {
     if (p->listen == NULL) {
+        /* at most one attempt every 10 s: while the database is unreachable a connect waits up to its timeout, and
+         * every decision waits on this lock */
+        if (p->listen_tried_ms != 0 && now_ms - p->listen_tried_ms < 10000 && now_ms >= p->listen_tried_ms)
+            return;
+        p->listen_tried_ms = now_ms;
         ac_errmsg_t err = {{0}};
         if (ac_node_db_connect(p->conninfo, &p->listen, &err) != 0 ||
             ac_node_db_exec(p->listen, "LISTEN alexclaw_policies", "listen", &err) != 0) {
@@ -125,7 +131,7 @@ int ac_node_policies_get(ac_node_policies_t *p, PGconn *c, int64_t now_ms, ac_no
 {
     *out = NULL;
     pthread_mutex_lock(&p->mu);
-    listen_poll(p);
+    listen_poll(p, now_ms);
     int rc = 0;
     if (p->stale || p->rules == NULL || now_ms - p->loaded_at_ms >= AC_NODE_POLICIES_TTL_MS ||
         now_ms < p->loaded_at_ms) {

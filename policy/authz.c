@@ -321,8 +321,14 @@ int ac_policy_authz_decide(const ac_policy_authz_cfg_t *cfg, const ac_policy_rul
         return deny(reason, cap, "unknown permission state");
     const char *perm = ac_policy_perm_name(ctx->permission);
     int max_depth = cfg->max_chain_depth > 0 ? cfg->max_chain_depth : AC_POLICY_AUTHZ_MAX_DEPTH;
+    if (ctx->chain_depth < 0)
+        return deny(reason, cap, "unknown permission state");
     if (ctx->chain_depth > max_depth)
         return deny(reason, cap, "chain depth %d exceeds maximum %d", ctx->chain_depth, max_depth);
+    if (ctx->token == NULL && cfg->require_token)
+        return deny(reason, cap, "no capability token");
+    if (ctx->token != NULL && ctx->token->run_id != ctx->run_id) /* a token from another run (or a direct run) */
+        return deny(reason, cap, "capability token is for another run");
     if (ctx->token != NULL) {
         int rc = ac_policy_captoken_verify(cfg->token_key, ctx->token, ctx->now_ms, ctx->chain_depth);
         if (rc != 0)

@@ -83,6 +83,8 @@ int ac_policy_iso8601_ms(const char *s, int64_t *out);
 typedef struct ac_policy_authz_cfg {
     const uint8_t *token_key; /* 32 bytes (ac_policy_captoken_key) */
     int max_chain_depth;      /* <= 0: AC_POLICY_AUTHZ_MAX_DEPTH */
+    bool require_token;       /* a dynamic caller without a token is denied (the node mints one for every call;
+                               * the original let a missing token pass) */
 } ac_policy_authz_cfg_t;
 
 /* The decision: 0 allows, -AC_EPERM denies; reason (cap bytes) says why either way. rules must be sorted

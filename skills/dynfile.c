@@ -67,8 +67,18 @@ int ac_skills_dynfile_read(const char *skills_dir, const char *path, char **src,
                              errno == ELOOP ? "a symbolic link appeared" : strerror(errno));
     struct stat st;
     int rc = 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+    char proc[64], opened[PATH_MAX];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+    ssize_t on = readlink(proc, opened, sizeof(opened) - 1);
+    if (on > 0)
+        opened[on] = '\0';
+    /* what was opened, not what was checked: a directory swapped for a symlink in between is caught here */
+    if (on <= 0 || (size_t)on >= sizeof(opened) - 1 || !ac_skills_dynfile_inside(dir, opened))
+        rc = ac_errmsg_set(err, -AC_EPERM, "%.64s: outside SKILLS_DIR once opened", shown);
+    else if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         rc = ac_errmsg_set(err, -AC_EPERM, "%.64s: not a regular file", shown);
+    else if (st.st_nlink > 1) /* a hard link may point at a file outside */
+        rc = ac_errmsg_set(err, -AC_EPERM, "%.64s: has other hard links", shown);
     else if (st.st_size > AC_SKILLS_DYNFILE_MAX)
         rc = ac_errmsg_set(err, -AC_ETOOLONG, "%.64s: larger than %d bytes", shown, AC_SKILLS_DYNFILE_MAX);
     char *buf = NULL;

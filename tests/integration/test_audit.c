@@ -214,6 +214,29 @@ static void two_nodes_appending_at_once_keep_one_chain(void **state)
     assert_int_equal(rep.rows, 100);
 }
 
+static void pruning_cuts_a_prefix_even_when_times_disagree_with_ids(void **state)
+{
+    fx_t *f = *state;
+    /* two nodes with a few seconds of clock skew: ids and times are not in the same order */
+    deny(f, f->db.c, "dynamic:a", "llm", "one", T0 + 5);
+    deny(f, f->db.c, "dynamic:b", "llm", "two", T0);
+    deny(f, f->db.c, "dynamic:c", "llm", "three", T0 + 100);
+    int64_t pruned = 0;
+    ac_errmsg_t err = {{0}};
+    /* cut at T0 + 2: row 2 is old enough but row 1 before it is not; the chain keeps both */
+    assert_int_equal(
+        ac_node_audit_prune(f->db.c, f->key, T0 + 2 + AC_NODE_AUDIT_KEEP_S, AC_NODE_AUDIT_KEEP_S, &pruned, &err), 0);
+    assert_int_equal(pruned, 0);
+    ac_node_audit_report_t rep;
+    assert_int_equal(verify(f, &rep), 0);
+    assert_int_equal(rep.rows, 3);
+    int64_t last = 0;
+    char h[17];
+    assert_int_equal(ac_node_audit_head(f->db.c, &last, h, &err), 0);
+    assert_int_equal(last, 3);
+    assert_int_equal(strlen(h), 16);
+}
+
 static void pruning_keeps_the_chain_and_records_itself(void **state)
 {
     fx_t *f = *state;
@@ -266,6 +289,7 @@ int main(void)
         T(an_added_row_is_found),
         T(swapped_rows_are_found),
         T(two_nodes_appending_at_once_keep_one_chain),
+        T(pruning_cuts_a_prefix_even_when_times_disagree_with_ids),
         T(pruning_keeps_the_chain_and_records_itself),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -146,9 +146,12 @@ static void a_stored_rule_that_does_not_parse_is_skipped(void **state)
     ac_node_rules_release(r);
 }
 
+static ac_policy_captoken_t tok; /* the token the node mints for the skill's run */
+
 static ac_policy_authctx_t ctx(ac_policy_perms_t perm, ac_policy_perms_t declared)
 {
-    return (ac_policy_authctx_t){.caller = "dynamic:weather",
+    return (ac_policy_authctx_t){.token = &tok,
+                                 .caller = "dynamic:weather",
                                  .type = AC_POLICY_CALLER_DYNAMIC,
                                  .permission = perm,
                                  .declared = declared,
@@ -161,6 +164,7 @@ static void denials_are_audited_and_allows_only_on_request(void **state)
     fx_t *f = *state;
     ac_node_authorizer_t a = {f->p, f->rl, f->tkey, f->akey, f->s};
     char why[AC_POLICY_AUTHZ_REASON_MAX];
+    ac_policy_captoken_mint(f->tkey, AC_POLICY_PERM_ALL, 3, 0, -1, &tok);
     ac_policy_authctx_t c = ctx(AC_POLICY_PERM_LLM, AC_POLICY_PERM_LLM);
     assert_int_equal(ac_node_authorize(&a, f->db.c, &c, why, sizeof(why)), 0);
     ac_test_assert_sql(f->db.c, "SELECT count(*) FROM auth_audit_log", "0");

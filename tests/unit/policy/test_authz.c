@@ -103,6 +103,21 @@ static void the_token_is_checked_before_rules_and_declarations(void **state)
     assert_int_equal(decide(NULL, 0, NULL, &c, why), -AC_EPERM);
     assert_string_equal(why, "token max depth exceeded");
     c.chain_depth = 0;
+    /* a token minted for another run (say, a direct run of the skill with more permissions) is refused here */
+    c.run_id = 8;
+    assert_int_equal(decide(NULL, 0, NULL, &c, why), -AC_EPERM);
+    assert_string_equal(why, "capability token is for another run");
+    c.run_id = 7;
+    /* without a token, when the node requires one */
+    c.token = NULL;
+    ac_policy_authz_cfg_t strict = {.token_key = key, .require_token = true};
+    assert_int_equal(ac_policy_authz_decide(&strict, NULL, 0, NULL, &c, why, sizeof(why)), -AC_EPERM);
+    assert_string_equal(why, "no capability token");
+    /* a negative depth is nonsense, never a way past chain restrictions */
+    c.chain_depth = -1;
+    assert_int_equal(decide(NULL, 0, NULL, &c, why), -AC_EPERM);
+    c.chain_depth = 0;
+    c.token = &t;
     ac_policy_captoken_t forged = t;
     forged.perms |= AC_POLICY_PERM_LLM;
     c.token = &forged;

@@ -152,6 +152,12 @@ static void escapes_and_wrong_kinds_are_refused(void **state)
     assert_non_null(strstr(err.msg, "bytecode"));
     assert_int_equal(read_rel("skills/nul.lua", &err, sha), -AC_EPERM);
     assert_int_equal(read_rel("skills/missing.lua", &err, sha), -AC_ENOENT);
+    char a[PATH_MAX * 2], b[PATH_MAX * 2]; /* a hard link to a file outside passes realpath: refused */
+    snprintf(a, sizeof(a), "%s/skills_evil/evil.lua", root);
+    snprintf(b, sizeof(b), "%s/skills/hard.lua", root);
+    assert_int_equal(link(a, b), 0);
+    assert_int_equal(read_rel("skills/hard.lua", &err, sha), -AC_EPERM);
+    assert_non_null(strstr(err.msg, "hard links"));
     char *src = (char *)1;
     size_t len = 1;
     assert_int_equal(ac_skills_dynfile_read("/nonexistent-skills-dir", "/x.lua", &src, &len, sha, &err), -AC_ENOENT);
