@@ -48,14 +48,6 @@ static bool from_hex(const char *s, uint8_t out[H])
     return true;
 }
 
-static int exec_ok(PGconn *c, const char *sql, ac_errmsg_t *err)
-{
-    PGresult *r = PQexec(c, sql);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : db_fail(c, err, sql);
-    PQclear(r);
-    return rc;
-}
-
 static int lock_chain(PGconn *c, ac_errmsg_t *err)
 {
     char k[32];
@@ -247,16 +239,16 @@ int ac_node_audit_append(PGconn *c, const uint8_t key[H], const ac_node_audit_en
 {
     if (e->caller == NULL || e->caller_type == NULL || e->permission == NULL || e->decision == NULL)
         return ac_errmsg_set(err, -AC_EINVAL, "audit: an entry needs caller, type, permission and decision");
-    int rc = exec_ok(c, "BEGIN", err);
+    int rc = ac_node_db_exec(c, "BEGIN", "audit", err);
     if (rc != 0)
         return rc;
     if ((rc = lock_chain(c, err)) == 0)
         rc = append_locked(c, key, e, now, true, err);
     ac_errmsg_t e2 = {{0}};
     if (rc == 0)
-        rc = exec_ok(c, "COMMIT", err);
+        rc = ac_node_db_exec(c, "COMMIT", "audit", err);
     else
-        exec_ok(c, "ROLLBACK", &e2);
+        ac_node_db_exec(c, "ROLLBACK", "audit", &e2);
     return rc;
 }
 
@@ -270,12 +262,12 @@ static int broken(ac_node_audit_report_t *rep, int64_t id, const char *problem)
 int ac_node_audit_verify(PGconn *c, const uint8_t key[H], ac_node_audit_report_t *rep, ac_errmsg_t *err)
 {
     memset(rep, 0, sizeof(*rep));
-    int rc = exec_ok(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", err);
+    int rc = ac_node_db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", "audit", err);
     if (rc != 0)
         return rc;
     ends_t ends;
     if ((rc = read_ends(c, &ends, err)) != 0) {
-        exec_ok(c, "ROLLBACK", err);
+        ac_node_db_exec(c, "ROLLBACK", "audit", err);
         return rc;
     }
     rep->first_id = ends.first_id;
@@ -294,18 +286,19 @@ int ac_node_audit_verify(PGconn *c, const uint8_t key[H], ac_node_audit_report_t
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             rc = db_fail(c, err, "count");
             PQclear(r);
-            exec_ok(c, "ROLLBACK", err);
+            ac_node_db_exec(c, "ROLLBACK", "audit", err);
             return rc;
         }
         if (strcmp(PQgetvalue(r, 0, 0), "0") != 0)
             res = broken(rep, 0, "rows older than the chain's first row were added");
         PQclear(r);
     }
-    if (res == 0 && (rc = exec_ok(c,
-                                  "DECLARE audit_walk NO SCROLL CURSOR FOR SELECT " ROW_COLUMNS
-                                  " FROM auth_audit_log WHERE id >= (SELECT first_id FROM auth_audit_ends) ORDER BY id",
-                                  err)) != 0) {
-        exec_ok(c, "ROLLBACK", err);
+    if (res == 0 &&
+        (rc = ac_node_db_exec(c,
+                              "DECLARE audit_walk NO SCROLL CURSOR FOR SELECT " ROW_COLUMNS
+                              " FROM auth_audit_log WHERE id >= (SELECT first_id FROM auth_audit_ends) ORDER BY id",
+                              "audit", err)) != 0) {
+        ac_node_db_exec(c, "ROLLBACK", "audit", err);
         return rc;
     }
     uint8_t expect[H];
@@ -316,7 +309,7 @@ int ac_node_audit_verify(PGconn *c, const uint8_t key[H], ac_node_audit_report_t
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             rc = db_fail(c, err, "walk");
             PQclear(r);
-            exec_ok(c, "ROLLBACK", err);
+            ac_node_db_exec(c, "ROLLBACK", "audit", err);
             return rc;
         }
         int n = PQntuples(r);
@@ -345,14 +338,14 @@ int ac_node_audit_verify(PGconn *c, const uint8_t key[H], ac_node_audit_report_t
         res = broken(rep, last_seen, "rows at the end of the chain were removed or added");
     if (res == 0 && ends.last_id == 0 && rep->rows > 0)
         res = broken(rep, 0, "rows exist but the chain has no end");
-    exec_ok(c, "ROLLBACK", err);
+    ac_node_db_exec(c, "ROLLBACK", "audit", err);
     return res;
 }
 
 int ac_node_audit_prune(PGconn *c, const uint8_t key[H], int64_t now, int64_t keep_s, int64_t *pruned, ac_errmsg_t *err)
 {
     *pruned = 0;
-    int rc = exec_ok(c, "BEGIN", err);
+    int rc = ac_node_db_exec(c, "BEGIN", "audit", err);
     if (rc != 0)
         return rc;
     char cut[32];
@@ -386,7 +379,7 @@ int ac_node_audit_prune(PGconn *c, const uint8_t key[H], int64_t now, int64_t ke
         else if (PQntuples(r) == 1 && from_hex(PQgetvalue(r, 0, 1), prev))
             rc = set_end(c, key, "first", strtoll(PQgetvalue(r, 0, 0), NULL, 10), prev, err);
         else if (PQntuples(r) == 0)
-            rc = exec_ok(c, "UPDATE auth_audit_ends SET first_id = 0 WHERE id = 1", err);
+            rc = ac_node_db_exec(c, "UPDATE auth_audit_ends SET first_id = 0 WHERE id = 1", "audit", err);
         PQclear(r);
         char why[160];
         snprintf(why, sizeof(why), "pruned %lld rows older than %lld days (ids up to %lld)", (long long)n,
@@ -397,9 +390,9 @@ int ac_node_audit_prune(PGconn *c, const uint8_t key[H], int64_t now, int64_t ke
     }
     ac_errmsg_t e2 = {{0}};
     if (rc == 0)
-        rc = exec_ok(c, "COMMIT", err);
+        rc = ac_node_db_exec(c, "COMMIT", "audit", err);
     else
-        exec_ok(c, "ROLLBACK", &e2);
+        ac_node_db_exec(c, "ROLLBACK", "audit", &e2);
     if (rc == 0) {
         *pruned = n;
         if (n > 0)

@@ -1,6 +1,7 @@
 /* node/challenge.c - 2FA challenges of challenge.h, in table twofa_challenges (migration 0006). */
 #include "node/challenge.h"
 
+#include "node/db.h"
 #include "node/log.h"
 #include "node/twofa.h"
 #include "policy/alloc.h"
@@ -17,14 +18,6 @@ static int db_fail(PGconn *c, ac_errmsg_t *err, const char *what)
 {
     return ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "2FA challenge: %s: %s", what,
                          PQerrorMessage(c));
-}
-
-static int exec_ok(PGconn *c, const char *sql, ac_errmsg_t *err)
-{
-    PGresult *r = PQexec(c, sql);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : db_fail(c, err, sql);
-    PQclear(r);
-    return rc;
 }
 
 char *ac_node_challenge_prompt_replacing(const char *description, const char *replaced)
@@ -228,7 +221,7 @@ int ac_node_challenge_resolve(PGconn *c, ac_node_settings_t *s, const char *scop
     *attempts_left = 0;
     if ((id == NULL && scope == NULL) || code == NULL)
         return ac_errmsg_set(err, -AC_EINVAL, "2FA challenge: nothing to resolve");
-    int rc = exec_ok(c, "BEGIN", err);
+    int rc = ac_node_db_exec(c, "BEGIN", "2FA challenge", err);
     if (rc != 0)
         return rc;
     const char *p[] = {id != NULL ? id : scope};
@@ -249,7 +242,7 @@ int ac_node_challenge_resolve(PGconn *c, ac_node_settings_t *s, const char *scop
      * when nothing was decided (ENOENT, 2FA off). */
     bool decided = rc == 0 || rc == -AC_EPERM || rc == -AC_ETIMEDOUT;
     ac_errmsg_t cerr = {0};
-    int crc = exec_ok(c, decided ? "COMMIT" : "ROLLBACK", &cerr);
+    int crc = ac_node_db_exec(c, decided ? "COMMIT" : "ROLLBACK", "2FA challenge", &cerr);
     if (crc != 0 && decided) {
         json_decref(*action);
         *action = NULL;

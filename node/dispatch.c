@@ -4,6 +4,7 @@
 #include "node/action.h"
 #include "node/challenge.h"
 #include "node/log.h"
+#include "node/runtime.h"
 #include "node/tg_proto.h"
 #include "node/twofa.h"
 #include "node/wf_exec.h"
@@ -170,14 +171,6 @@ static void cmd_help(const ac_node_dispatch_cfg_t *d, const char *chat)
 
 static void cmd_status(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat, int64_t now)
 {
-    long rss_kb = 0;
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            rss_kb = strtol(line + 6, NULL, 10);
-    if (f != NULL)
-        fclose(f);
     int running = 0, queued = 0;
     if (d->pool != NULL)
         ac_node_wf_pool_stats(d->pool, &running, &queued);
@@ -186,7 +179,7 @@ static void cmd_status(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *c
     r_open(&rp);
     r_tag(&rp, "b", "AlexClaw status");
     r_printf(&rp, "\nNode: %s\nUptime: %llds\nMemory: %.1f MB\nRuns here: %d running, %d queued\n", d->node_name,
-             (long long)(now - d->started_at), rss_kb / 1024.0, running, queued);
+             (long long)(now - d->started_at), ac_node_runtime_rss_bytes() / (1024.0 * 1024.0), running, queued);
     r_printf(&rp, "Runs in the cluster: %s running\n2FA: %s", r != NULL ? PQgetvalue(r, 0, 0) : "?",
              ac_node_twofa_enabled(d->settings) ? "on" : "off");
     PQclear(r);

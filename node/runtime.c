@@ -225,3 +225,16 @@ void ac_node_runtime_close(ac_node_runtime_t *rt)
     memset(rt, 0, sizeof(*rt));
     rt->node_lock_fd = -1;
 }
+
+int64_t ac_node_runtime_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int64_t kb = 0;
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtoll(line + 6, NULL, 10);
+    if (f != NULL)
+        fclose(f);
+    return kb * 1024;
+}

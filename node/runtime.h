@@ -40,4 +40,7 @@ typedef struct ac_node_runtime {
 int ac_node_runtime_open(ac_node_runtime_t *rt, unsigned flags, volatile sig_atomic_t *stop, ac_errmsg_t *err);
 void ac_node_runtime_close(ac_node_runtime_t *rt);
 
+/* This process's resident memory in bytes (VmRSS of /proc/self/status); 0 when unknown. */
+int64_t ac_node_runtime_rss_bytes(void);
+
 #endif

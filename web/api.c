@@ -9,6 +9,7 @@
 #include "node/action.h"
 #include "node/cluster.h"
 #include "node/log.h"
+#include "node/runtime.h"
 #include "node/settings.h"
 #include "node/settings_store.h"
 #include "node/telegram.h"
@@ -62,19 +63,6 @@ void ac_web_health(ac_web_server_t *s, h2o_req_t *req)
 
 /* --- /metrics and the dashboard --- */
 
-static int64_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int64_t kb = 0;
-    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtoll(line + 6, NULL, 10);
-    if (f != NULL)
-        fclose(f);
-    return kb * 1024;
-}
-
 static json_t *breakers_json(ac_web_server_t *s)
 {
     ac_skills_breaker_view_t v[64];
@@ -100,7 +88,8 @@ static json_t *system_json(ac_web_server_t *s)
     int running = 0, queued = 0;
     ac_node_wf_pool_stats(s->cfg.pool, &running, &queued);
     return json_pack("{s:I,s:I,s:{s:i,s:i}}", "uptime_seconds", (json_int_t)(ac_web_now() - s->cfg.started_at),
-                     "memory_bytes", (json_int_t)rss_bytes(), "executor", "running", running, "queued", queued);
+                     "memory_bytes", (json_int_t)ac_node_runtime_rss_bytes(), "executor", "running", running, "queued",
+                     queued);
 }
 
 static void metrics_run(PGconn *db, ac_web_call_t *c)
