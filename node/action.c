@@ -2,6 +2,7 @@
 #include "node/action.h"
 
 #include "node/challenge.h"
+#include "node/dynskills.h"
 #include "node/log.h"
 #include "node/settings_store.h"
 #include "node/twofa.h"
@@ -10,6 +11,7 @@
 #include "policy/crypto.h"
 #include "policy/totp.h"
 #include "policy/utf8.h"
+#include "skills/dynfile.h"
 #include "skills/shell.h"
 
 #include <pthread.h>
@@ -77,6 +79,81 @@ static void clip(const char *s, size_t max, char *out, size_t cap)
     snprintf(out, cap, "%.*s%s", (int)k, s, k < n ? "..." : "");
 }
 
+int ac_node_action_skill(struct ac_node_dynskills *d, PGconn *c, const char *type, const char *arg, json_t **action,
+                         ac_errmsg_t *err)
+{
+    *action = NULL;
+    if (d == NULL)
+        return ac_errmsg_set(err, -AC_ESTATE, "this process does not run dynamic skills");
+    if (type == NULL || arg == NULL)
+        return ac_errmsg_set(err, -AC_EINVAL, "no skill named");
+    json_t *binding = NULL;
+    int rc;
+    if (strcmp(type, "skill_load") == 0) {
+        char name[AC_SKILLS_DYNFILE_NAME_MAX + 1];
+        if ((rc = ac_node_dynskills_filename_check(arg, name, err)) != 0 ||
+            (rc = ac_node_dynskills_inspect(d, c, arg, NULL, &binding, err)) != 0)
+            return rc;
+        *action = json_pack("{s:s, s:s, s:o}", "type", type, "file", arg, "expect", binding);
+    } else if (strcmp(type, "skill_unload") == 0 || strcmp(type, "skill_reload") == 0) {
+        if (ac_skills_dynfile_name_check(arg, err) != 0)
+            return ac_errmsg_set(err, -AC_EPERM, "%s is not a dynamic skill (core skills can never be unloaded)", arg);
+        if (strcmp(type, "skill_reload") == 0) {
+            if ((rc = ac_node_dynskills_inspect(d, c, NULL, arg, &binding, err)) != 0)
+                return rc;
+            *action = json_pack("{s:s, s:s, s:o}", "type", type, "name", arg, "expect", binding);
+        } else {
+            *action = json_pack("{s:s, s:s}", "type", type, "name", arg);
+        }
+    } else {
+        return ac_errmsg_set(err, -AC_EINVAL, "unknown skill action");
+    }
+    return *action != NULL ? 0 : ac_errmsg_set(err, -AC_ENOMEM, "out of memory");
+}
+
+/* "a, b" from a JSON array of strings, cut to fit. */
+static void join(const json_t *a, char *out, size_t cap)
+{
+    size_t n = 0, i;
+    json_t *v;
+    out[0] = '\0';
+    json_array_foreach(a, i, v)
+    {
+        if (n + 2 >= cap)
+            break;
+        n += (size_t)snprintf(out + n, cap - n, "%s%s", i ? ", " : "", json_is_string(v) ? json_string_value(v) : "?");
+    }
+    if (n == 0)
+        snprintf(out, cap, "none");
+}
+
+/* The skill a load or reload brings, as the person approves it: name, version, permissions, routes, checksum, and
+ * what it replaces. */
+static void describe_skill(const json_t *a, const char *type, char *buf, size_t cap)
+{
+    const json_t *e = json_object_get(a, "expect"), *old = json_object_get(e, "replaces");
+    char name[64], ver[48], file[64], perms[200], routes[400], sum[20], operms[200];
+    clip(str(e, "name"), 48, name, sizeof(name));
+    clip(str(e, "version"), 32, ver, sizeof(ver));
+    clip(str(a, "file"), 60, file, sizeof(file));
+    join(json_object_get(e, "permissions"), perms, sizeof(perms));
+    join(json_object_get(e, "routes"), routes, sizeof(routes));
+    snprintf(sum, sizeof(sum), "%.16s", str(e, "checksum") != NULL ? str(e, "checksum") : "?");
+    size_t n;
+    if (strcmp(type, "skill_load") == 0)
+        n = (size_t)snprintf(buf, cap, "Load the dynamic skill `%s` version `%s` from `%s`", name, ver, file);
+    else
+        n = (size_t)snprintf(buf, cap, "Reload the dynamic skill `%s` as version `%s`", name, ver);
+    if (n < cap)
+        n += (size_t)snprintf(buf + n, cap - n, " with permissions: %s; routes: %s; SHA-256 %s...", perms, routes, sum);
+    if (old != NULL && n < cap) {
+        char over[48];
+        clip(str(old, "version"), 32, over, sizeof(over));
+        join(json_object_get(old, "permissions"), operms, sizeof(operms));
+        snprintf(buf + n, cap - n, " (replaces version `%s`, permissions: %s)", over, operms);
+    }
+}
+
 char *ac_node_action_describe(const json_t *a)
 {
     const char *type = str(a, "type");
@@ -121,6 +198,11 @@ char *ac_node_action_describe(const json_t *a)
                  json_is_true(json_object_get(a, "enabled")) ? "Enable" : "Disable", v);
     } else if (strcmp(type, "api_token") == 0) {
         snprintf(buf, sizeof(buf), "Make a new API token (the old one stops working)");
+    } else if (strcmp(type, "skill_load") == 0 || strcmp(type, "skill_reload") == 0) {
+        describe_skill(a, type, buf, sizeof(buf));
+    } else if (strcmp(type, "skill_unload") == 0) {
+        clip(str(a, "name"), 60, v, sizeof(v));
+        snprintf(buf, sizeof(buf), "Unload the dynamic skill `%s`", v);
     } else {
         snprintf(buf, sizeof(buf), "an unknown action");
     }
@@ -176,6 +258,12 @@ static void on_refused(void *arg, int code, const char *reason)
 int ac_node_action_run_and_wait(ac_node_wf_pool_t *pool, int64_t workflow_id, bool refuse_2fa, int wait_ms,
                                 int64_t *run_id, ac_errmsg_t *err)
 {
+    return ac_node_action_run_at_depth(pool, workflow_id, refuse_2fa, 0, wait_ms, run_id, err);
+}
+
+int ac_node_action_run_at_depth(ac_node_wf_pool_t *pool, int64_t workflow_id, bool refuse_2fa, int chain_depth,
+                                int wait_ms, int64_t *run_id, ac_errmsg_t *err)
+{
     *run_id = 0;
     if (pool == NULL)
         return ac_errmsg_set(err, -AC_ESTATE, "this process runs no workflows");
@@ -191,6 +279,7 @@ int ac_node_action_run_and_wait(ac_node_wf_pool_t *pool, int64_t workflow_id, bo
         .workflow_id = workflow_id,
         .trigger = AC_WF_TRIGGER_PERSON,
         .refuse_2fa = refuse_2fa,
+        .chain_depth = chain_depth,
         .on_started = on_started,
         .on_refused = on_refused,
         .arg = w,
@@ -344,6 +433,36 @@ static int exec_workflow(const ac_node_action_env_t *env, const json_t *a, const
     return rc;
 }
 
+static int exec_skill(const ac_node_action_env_t *env, const json_t *a, const char *type, json_t **result,
+                      ac_errmsg_t *err)
+{
+    if (env->dynskills == NULL)
+        return ac_errmsg_set(err, -AC_ESTATE, "this process does not run dynamic skills");
+    /* validated again: the stored JSON is data */
+    const char *file = str(a, "file"), *name = str(a, "name");
+    const json_t *expect = json_object_get(a, "expect");
+    char n[AC_SKILLS_DYNFILE_NAME_MAX + 1];
+    ac_errmsg_t e = {{0}};
+    if (strcmp(type, "skill_load") == 0) {
+        if (ac_node_dynskills_filename_check(file, n, &e) != 0 || !json_is_object(expect))
+            return ac_errmsg_set(err, -AC_EINVAL, "skill_load: bad action");
+        return ac_node_dynskills_load_expect(env->dynskills, env->conn, file, expect, result, err);
+    }
+    if (name == NULL || ac_skills_dynfile_name_check(name, &e) != 0)
+        return ac_errmsg_set(err, -AC_EINVAL, "%s: bad skill name", type);
+    if (strcmp(type, "skill_reload") == 0) {
+        if (!json_is_object(expect))
+            return ac_errmsg_set(err, -AC_EINVAL, "skill_reload: bad action");
+        return ac_node_dynskills_reload_expect(env->dynskills, env->conn, name, expect, result, err);
+    }
+    if (strcmp(type, "skill_unload") != 0)
+        return ac_errmsg_set(err, -AC_EINVAL, "unknown action type");
+    int rc = ac_node_dynskills_unload(env->dynskills, env->conn, name, err);
+    if (rc == 0)
+        *result = json_pack("{s:s}", "name", name);
+    return rc;
+}
+
 int ac_node_action_exec(const ac_node_action_env_t *env, const json_t *action, json_t **result, ac_errmsg_t *err)
 {
     *result = NULL;
@@ -361,6 +480,8 @@ int ac_node_action_exec(const ac_node_action_env_t *env, const json_t *action, j
         rc = exec_twofa(env, type, result, err);
     else if (strcmp(type, "workflow_replace") == 0 || strcmp(type, "workflow_enable") == 0)
         rc = exec_workflow(env, action, type, result, err);
+    else if (strncmp(type, "skill_", 6) == 0)
+        rc = exec_skill(env, action, type, result, err);
     else
         return ac_errmsg_set(err, -AC_EINVAL, "unknown action type");
     if (rc == 0 && *result == NULL)

@@ -4,10 +4,14 @@
 #include "node/audit.h"
 #include "node/cluster.h"
 #include "node/log.h"
+#include "node/memory.h"
 #include "policy/alloc.h"
 #include "skills/notify.h"
+#include "skills/sandbox.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +44,84 @@ static void breaker_notice(void *arg, const char *skill, ac_skills_breaker_state
         snprintf(plain, sizeof(plain), "\xe2\x9c\x85 Circuit CLOSED for skill %s \xe2\x80\x94 recovered.", skill);
     ac_errmsg_t err = {0};
     ac_node_tg_client_send(c, NULL, NULL, plain, &err);
+}
+
+/* The owner hears about dynamic skills that were not loaded at start. */
+static void skill_alert(void *arg, const char *text)
+{
+    ac_node_app_t *app = arg;
+    ac_errmsg_t err = {{0}};
+    if (ac_node_tg_client_configured(app->tg_client))
+        ac_node_tg_client_send(app->tg_client, NULL, NULL, text, &err);
+}
+
+/* The SkillAPI and the dynamic skills. Without the sandbox helper, or with an unusable SKILLS_DIR, dynamic skills
+ * are off (said in the log) and the node runs on: core skills do not need them. */
+static void dynamic_skills_init(ac_node_app_t *app)
+{
+    ac_node_runtime_t *rt = app->rt;
+    app->policies = ac_node_policies_new(rt->conninfo);
+    app->rate = ac_policy_skillrate_new();
+    char helper[PATH_MAX], dir[PATH_MAX];
+    ac_errmsg_t err = {{0}};
+    const char *sd = ac_node_env_get(&rt->env, "SKILLS_DIR");
+    if (sd != NULL)
+        snprintf(dir, sizeof(dir), "%s", sd);
+    else
+        snprintf(dir, sizeof(dir), "%s/skills", rt->data_dir);
+    const char *user = ac_node_env_get(&rt->env, "ALEXCLAW_SANDBOX_USER");
+    if (user == NULL)
+        user = "nobody";
+    struct passwd pw, *found = NULL;
+    char pwbuf[4096];
+    if (getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &found) != 0 || found == NULL || pw.pw_uid == 0) {
+        ac_log_warn("skills", "dynamic_off", "reason=sandbox user %s does not exist or is root", user);
+        return;
+    }
+    if (ac_skills_sandbox_helper_path(helper, sizeof(helper), &err) != 0) {
+        ac_log_warn("skills", "dynamic_off", "reason=%s", err.msg);
+        return;
+    }
+    ac_node_dynskills_cfg_t dcfg = {.skills_dir = dir,
+                                    .helper = helper,
+                                    .uid = pw.pw_uid,
+                                    .gid = pw.pw_gid,
+                                    .registry = app->registry,
+                                    .settings = rt->settings,
+                                    .conninfo = rt->conninfo};
+    if (ac_node_dynskills_new(&dcfg, &app->dynskills, &err) != 0) {
+        ac_log_warn("skills", "dynamic_off", "reason=%s", err.msg);
+        return;
+    }
+    ac_node_skillapi_cfg_t acfg = {
+        .authz = {.policies = app->policies,
+                  .rate = app->rate,
+                  .token_key = app->token_key,
+                  .audit_key = app->audit_key,
+                  .settings = rt->settings},
+        .tg = app->tg_client,
+        .registry = app->registry,
+        .dyn = app->dynskills,
+        .settings = rt->settings,
+    };
+    app->skillapi = ac_node_skillapi_new(&acfg);
+    ac_node_dynskills_set_api(app->dynskills, app->skillapi);
+    int loaded = 0, skipped = 0;
+    if (rt->db != NULL &&
+        ac_node_dynskills_boot(app->dynskills, rt->db, skill_alert, app, &loaded, &skipped, &err) != 0)
+        ac_log_warn("skills", "boot_failed", "error=%s", err.msg);
+    else if (loaded + skipped > 0)
+        ac_log_info("skills", "dynamic_loaded", "loaded=%d skipped=%d dir=%s", loaded, skipped,
+                    ac_node_dynskills_dir(app->dynskills));
+}
+
+static void dynamic_skills_close(ac_node_app_t *app)
+{
+    ac_node_dynskills_free(app->dynskills);
+    ac_node_skillapi_free(app->skillapi);
+    ac_node_policies_free(app->policies);
+    ac_policy_skillrate_free(app->rate);
+    explicit_bzero(app->token_key, sizeof(app->token_key));
 }
 
 int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err)
@@ -78,9 +160,12 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
     const char *skb = ac_node_env_get(&rt->env, "SECRET_KEY_BASE");
     if (skb != NULL && ac_policy_audit_key(skb, strlen(skb), app->audit_key) != 0)
         ac_log_warn("audit", "no_key", "error=%s", "cannot derive the audit chain key");
+    if (skb != NULL && ac_policy_captoken_key(skb, strlen(skb), app->token_key) != 0)
+        ac_log_warn("skills", "no_token_key", "error=%s", "cannot derive the capability token key");
     ac_skills_notify_set_sender(notify_send, app->tg_client);
     ac_skills_breakers_set_hook(app->breakers, breaker_notice, app->tg_client);
     app->started_at = (int64_t)time(NULL);
+    dynamic_skills_init(app);
     return 0;
 }
 
@@ -103,7 +188,8 @@ static void due_refused(void *arg, int code, const char *reason)
     free(d);
 }
 
-/* The scheduler's hourly chore: prune the audit log (rows older than 30 days; the chain lock makes one node do it). */
+/* The scheduler's hourly chore: prune the audit log (rows older than 30 days; the chain lock makes one node do it)
+ * and the expired memories and knowledge entries. */
 static void housekeeping(void *arg, PGconn *c, int64_t now)
 {
     ac_node_app_t *app = arg;
@@ -111,6 +197,11 @@ static void housekeeping(void *arg, PGconn *c, int64_t now)
     ac_errmsg_t err = {{0}};
     if (ac_node_audit_prune(c, app->audit_key, now, AC_NODE_AUDIT_KEEP_S, &pruned, &err) != 0)
         ac_log_warn("audit", "prune_failed", "error=%s", err.msg);
+    /* expired memories and knowledge entries (hidden from the SkillAPI already) */
+    int64_t gone = 0;
+    for (int t = AC_NODE_MEMORY_MEMORIES; t <= AC_NODE_MEMORY_KNOWLEDGE; t++)
+        if (ac_node_memory_prune_expired(c, (ac_node_memory_table_t)t, &gone, &err) != 0)
+            ac_log_warn("memory", "prune_failed", "error=%s", err.msg);
     int64_t last = 0;
     char h[17];
     if (ac_node_audit_head(c, &last, h, &err) == 0) /* a copy of the chain's head outside the database */
@@ -146,6 +237,11 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
     ac_node_wf_pool_cfg_t cfg = {app->rt->conninfo, w != NULL ? atoi(w) : 4, app->registry, app->breakers, app->base};
     if ((rc = ac_node_wf_pool_start(&cfg, &app->pool, err)) != 0)
         return rc;
+    if (app->skillapi != NULL)
+        ac_node_skillapi_set_pool(app->skillapi, app->pool);
+    /* loads, reloads and unloads made by the CLI or another node reach this registry within a second */
+    if (app->dynskills != NULL && ac_node_dynskills_watch(app->dynskills, skill_alert, app, err) != 0)
+        return -AC_ESYS;
     ac_node_wf_intake_cfg_t icfg = {app->rt->conninfo, app->pool, app->registry, app->breakers, app->base};
     if ((rc = ac_node_wf_intake_start(&icfg, &app->intake, err)) != 0)
         return rc;
@@ -164,7 +260,8 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
                      .registry = app->registry,
                      .base = app->base,
                      .node_name = app->rt->node_name,
-                     .started_at = app->started_at},
+                     .started_at = app->started_at,
+                     .dynskills = app->dynskills},
     };
     return ac_node_telegram_start(&tcfg, &app->telegram, err);
 }
@@ -183,6 +280,7 @@ void ac_node_app_close(ac_node_app_t *app)
     ac_node_cluster_stop(app->cluster);
     if (app->tg_client != NULL) /* no executor thread runs any more: nothing sends through it */
         ac_skills_notify_set_sender(NULL, NULL);
+    dynamic_skills_close(app); /* no run uses a dynamic skill any more */
     ac_node_tg_client_free(app->tg_client);
     ac_skills_breakers_free(app->breakers);
     ac_skills_registry_free(app->registry);

@@ -4,8 +4,11 @@
 #ifndef AC_NODE_APP_H
 #define AC_NODE_APP_H
 
+#include "node/dynskills.h"
+#include "node/policies.h"
 #include "node/runtime.h"
 #include "node/scheduler.h"
+#include "node/skillapi.h"
 #include "node/telegram.h"
 #include "node/tg_client.h"
 #include "node/wf_intake.h"
@@ -24,11 +27,17 @@ typedef struct ac_node_app {
     ac_node_tg_client_t *tg_client;  /* sends: telegram_notify, breaker notices, replies */
     ac_node_telegram_t *telegram;    /* the poller (serve only) */
     int64_t started_at;
-    uint8_t audit_key[32]; /* the audit chain's key (policy/audit.h) */
+    uint8_t audit_key[32];          /* the audit chain's key (policy/audit.h) */
+    uint8_t token_key[32];          /* capability tokens' key (policy/captoken.h) */
+    ac_node_policies_t *policies;   /* the rule cache the SkillAPI's decisions use */
+    ac_policy_skillrate_t *rate;    /* rate_limit rules' counters */
+    ac_node_dynskills_t *dynskills; /* NULL when the sandbox helper is missing (dynamic skills off) */
+    ac_node_skillapi_t *skillapi;
 } ac_node_app_t;
 
 /* Builds the registry, breakers, skill context and the Telegram client, and installs the telegram_notify sender and
- * the circuit breakers' notices (no threads). */
+ * the circuit breakers' notices (no threads); then the SkillAPI and the dynamic skills recorded in the database
+ * (each one's declaration read again in its sandbox; a changed file is skipped and the owner told). */
 int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err);
 /* Recovers interrupted runs of this node, then starts the pool, the trigger intake, the scheduler and (with
  * NODE_NAME) the cluster, and the Telegram poller. */

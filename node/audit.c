@@ -342,6 +342,41 @@ int ac_node_audit_verify(PGconn *c, const uint8_t key[H], ac_node_audit_report_t
     return res;
 }
 
+static const char *or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+int ac_node_audit_list(PGconn *c, const ac_node_audit_filter_t *f, PGresult **out, ac_errmsg_t *err)
+{
+    *out = NULL;
+    int limit = f->limit < 1 ? 1 : f->limit > AC_NODE_AUDIT_PAGE_MAX ? AC_NODE_AUDIT_PAGE_MAX : f->limit;
+    char from[32], to[32], before[32], lim[16];
+    snprintf(from, sizeof(from), "%lld", (long long)f->from);
+    snprintf(to, sizeof(to), "%lld", (long long)f->to);
+    snprintf(before, sizeof(before), "%lld", (long long)f->before_id);
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    const char *p[] = {or_null(f->decision), or_null(f->caller), or_null(f->permission), from, to, before, lim};
+    /* strpos, not LIKE: a caller typed in a filter is text, never a pattern */
+    PGresult *r = PQexecParams(
+        c,
+        "SELECT id, to_char(inserted_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS at, "
+        "to_char(last_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_at, caller, caller_type, permission, decision, "
+        "reason, workflow_run_id AS run_id, chain_depth, count FROM auth_audit_log "
+        "WHERE ($1::text IS NULL OR decision = $1) AND ($2::text IS NULL OR strpos(lower(caller), lower($2)) > 0) "
+        "AND ($3::text IS NULL OR permission = $3) "
+        "AND ($4::bigint = 0 OR last_at >= to_timestamp($4::bigint) AT TIME ZONE 'utc') "
+        "AND ($5::bigint = 0 OR inserted_at <= to_timestamp($5::bigint) AT TIME ZONE 'utc') "
+        "AND ($6::bigint = 0 OR id < $6::bigint) ORDER BY id DESC LIMIT $7::int",
+        7, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return db_fail(c, err, "list");
+    }
+    *out = r;
+    return 0;
+}
+
 int ac_node_audit_prune(PGconn *c, const uint8_t key[H], int64_t now, int64_t keep_s, int64_t *pruned, ac_errmsg_t *err)
 {
     *pruned = 0;

@@ -47,6 +47,24 @@ typedef struct ac_node_audit_report {
 int ac_node_audit_verify(PGconn *c, const uint8_t key[AC_POLICY_AUDIT_HASH_LEN], ac_node_audit_report_t *rep,
                          ac_errmsg_t *err);
 
+#define AC_NODE_AUDIT_PAGE_MAX 200 /* rows one ac_node_audit_list call returns at most */
+
+/* Which rows a list shows. Strings NULL or "" match anything. */
+typedef struct ac_node_audit_filter {
+    const char *decision;   /* exactly: "deny", "allow", "checkpoint" */
+    const char *caller;     /* rows whose caller contains it, case-insensitive */
+    const char *permission; /* exactly */
+    int64_t from, to;       /* unix seconds, 0: open. A row whose time span [inserted_at, last_at] meets [from, to] */
+    int64_t before_id;      /* 0: the newest rows; else rows with a smaller id (the next, older page) */
+    int limit;              /* rows asked for, clamped to 1..AC_NODE_AUDIT_PAGE_MAX */
+} ac_node_audit_filter_t;
+
+/* The rows that pass f, newest first (by id), at most limit + 1 of them: the one beyond limit only says that an older
+ * page exists. OUT: *out, a result the caller frees with PQclear, columns id (int8), at and last_at (ISO 8601 UTC
+ * text), caller, caller_type, permission, decision, reason (may be NULL), run_id (int8, NULL: none), chain_depth,
+ * count (int4). Returns 0 or a database error (-AC_EDB, -AC_EDBDOWN). Reads only: no lock, no transaction. */
+int ac_node_audit_list(PGconn *c, const ac_node_audit_filter_t *f, PGresult **out, ac_errmsg_t *err);
+
 /* Deletes the rows older than now - keep_s, moves the chain's first-row mark to the oldest row kept, and appends a
  * checkpoint row that says what was pruned. OUT: *pruned. Returns 0 or a database error. */
 int ac_node_audit_prune(PGconn *c, const uint8_t key[AC_POLICY_AUDIT_HASH_LEN], int64_t now, int64_t keep_s,

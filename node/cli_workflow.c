@@ -161,9 +161,13 @@ static int cmd_set(PGconn *c, const char *sub, const char *name, const char *cro
     return rc;
 }
 
-/* The second factor on the command line (--code). required: the action needs 2FA to be on (running a workflow
- * that requires it); otherwise a code is needed only while 2FA is on. Returns 0 or the exit status. */
-static int second_factor(ac_node_runtime_t *rt, const char *code, bool required, const char *what)
+static int second_factor_fail(const char *msg)
+{
+    fprintf(stderr, "alexclaw: %s\n", msg);
+    return 1;
+}
+
+int ac_node_cli_second_factor(ac_node_runtime_t *rt, const char *code, bool required, const char *what)
 {
     char msg[AC_ERRMSG_MAX + 128];
     if (!ac_node_twofa_enabled(rt->settings)) {
@@ -171,16 +175,16 @@ static int second_factor(ac_node_runtime_t *rt, const char *code, bool required,
             return 0;
         snprintf(msg, sizeof(msg),
                  "%s requires 2FA: set up 2FA first (/setup 2fa in Telegram, or Config in the admin UI)", what);
-        return fail(msg);
+        return second_factor_fail(msg);
     }
     if (code == NULL) {
         snprintf(msg, sizeof(msg), "%s requires 2FA: add --code with a current code from your authenticator app", what);
-        return fail(msg);
+        return second_factor_fail(msg);
     }
     ac_errmsg_t err = {{0}};
     if (ac_node_twofa_verify(rt->db, rt->settings, code, (int64_t)time(NULL), &err) != 0) {
         snprintf(msg, sizeof(msg), "the code was refused: %s", err.msg);
-        return fail(msg);
+        return second_factor_fail(msg);
     }
     return 0;
 }
@@ -230,7 +234,7 @@ static int cmd_run(ac_node_runtime_t *rt, const char *name, const char *input_te
         json_decref(input);
         return 1;
     }
-    if (ac_node_wf_requires_2fa(wf) && (rc = second_factor(rt, code, true, "this workflow")) != 0) {
+    if (ac_node_wf_requires_2fa(wf) && (rc = ac_node_cli_second_factor(rt, code, true, "this workflow")) != 0) {
         ac_node_wf_free(wf);
         json_decref(input);
         return rc;
@@ -250,7 +254,7 @@ static int cmd_run(ac_node_runtime_t *rt, const char *name, const char *input_te
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     /* --input feeds a first step that is receive_from_workflow, the way a remote trigger would */
-    ac_node_wf_run_opts_t opts = {input, NULL, &run_cancel, NULL, NULL};
+    ac_node_wf_run_opts_t opts = {input, NULL, &run_cancel, NULL, NULL, 0};
     ac_node_wf_outcome_t out;
     rc = ac_node_wf_run(&env, wf, &opts, &out, &err);
     if (rc == 0) {
@@ -340,7 +344,8 @@ int ac_node_cli_workflow(int argc, char **argv)
         rc = cmd_run(&rt, argv[1], input, code);
     else if (strcmp(sub, "enable") == 0 || strcmp(sub, "disable") == 0 || strcmp(sub, "schedule") == 0) {
         /* the flag and the schedule of a workflow that requires 2FA change with a code while 2FA is on */
-        if (!guarded(rt.db, argv[1]) || (rc = second_factor(&rt, code, false, "changing this workflow")) == 0)
+        if (!guarded(rt.db, argv[1]) ||
+            (rc = ac_node_cli_second_factor(&rt, code, false, "changing this workflow")) == 0)
             rc = cmd_set(rt.db, sub, argv[1], strcmp(sub, "schedule") == 0 ? argv[2] : NULL);
     } else if ((rc = ac_node_wf_cancel(rt.db, run_id, &err)) != 0)
         rc = fail(err.msg);

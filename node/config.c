@@ -60,6 +60,10 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
      "Directory for database backups (db_backup skill)."},
     {"ALEXCLAW_SHELL_USER",     NULL, "nobody",                         NULL, NULL, 0,
      "Unprivileged system user that runs shell-skill commands when the node runs as root."},
+    {"SKILLS_DIR",              NULL, "<data directory>/skills",        NULL, NULL, 0,
+     "Directory of dynamic skills (Lua files); only files strictly inside it are loaded."},
+    {"ALEXCLAW_SANDBOX_USER",   NULL, "nobody",                         NULL, NULL, 0,
+     "Unprivileged system user that runs dynamic skills in their sandbox when the node runs as root."},
     {"ALEXCLAW_WORKERS",        NULL, "4",                              NULL, NULL, 0,
      "Workflow executor threads (1-64); each holds one database connection."},
     {"ALEXCLAW_PG_DUMP",        NULL, "newest /usr/lib/postgresql/*/bin/pg_dump", NULL, NULL, D,
@@ -129,6 +133,9 @@ const ac_node_config_entry_t ac_node_config_registry[] = {
     {NULL, "workflow.step_timeout_ms", "60000", "integer", "workflow", 0, "Default time limit of one workflow step; a step's config.timeout_ms overrides it."},
     {NULL, "skills.circuit_breaker.max_failures", "3", "integer", "skills", 0, "Consecutive failures that open a skill's circuit breaker."},
     {NULL, "skills.circuit_breaker.reset_seconds", "300", "integer", "skills", 0, "Seconds an open breaker waits before it admits one probe call."},
+    {NULL, "skills.sandbox.timeout_ms", "30000", "integer", "skills", 0, "Wall-clock limit of one dynamic skill call (its sandbox is killed then); CPU time is limited likewise."},
+    {NULL, "skills.sandbox.memory_mb", "64",   "integer", "skills", 0, "Memory a dynamic skill's Lua state may use (4-4096)."},
+    {NULL, "skills.web_read.allow",   "",      "string",  "skills", 0, "Comma-separated addresses or networks (CIDR) on loopback, private or link-local ranges that dynamic skills' http_* calls may reach; empty: public addresses only."},
 
     {NULL, "backup.max_files",        "7",     "integer", "backup", 0, "Backups kept by the db_backup skill (schedule a workflow with a db_backup step); older ones are deleted."},
 };

@@ -572,8 +572,13 @@ static void cmd_rate(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *cha
 /* Runs what an approved challenge stored and reports it. */
 static void execute_approved(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat, json_t *action)
 {
-    ac_node_action_env_t env = {
-        .conn = c, .settings = d->settings, .pool = d->pool, .base = &d->base, .account = "admin", .cancel = d->cancel};
+    ac_node_action_env_t env = {.conn = c,
+                                .settings = d->settings,
+                                .pool = d->pool,
+                                .base = &d->base,
+                                .account = "admin",
+                                .cancel = d->cancel,
+                                .dynskills = d->dynskills};
     json_t *res = NULL;
     ac_errmsg_t err = {0};
     const char *type = json_string_value(json_object_get(action, "type"));
@@ -601,6 +606,16 @@ static void execute_approved(const ac_node_dispatch_cfg_t *d, PGconn *c, const c
         r_tag(&rp, "code", json_string_value(json_object_get(res, "key")) ?: "?");
         r_printf(&rp, " changed.");
         r_send(d, chat, &rp);
+    } else if (strcmp(type, "skill_load") == 0 || strcmp(type, "skill_reload") == 0) {
+        reply_t rp;
+        r_open(&rp);
+        r_printf(&rp, "Skill ");
+        r_tag(&rp, "code", json_string_value(json_object_get(res, "name")) ?: "?");
+        r_printf(&rp, " %s (version %s).", type[6] == 'l' ? "loaded" : "reloaded",
+                 json_string_value(json_object_get(res, "version")) ?: "");
+        r_send(d, chat, &rp);
+    } else if (strcmp(type, "skill_unload") == 0) {
+        say(d, chat, "Skill unloaded.");
     } else {
         say(d, chat, "Action completed.");
     }

@@ -30,6 +30,7 @@ typedef struct ac_node_dispatch_cfg {
     const char *node_name;
     int64_t started_at;            /* unix seconds, for /status */
     volatile sig_atomic_t *cancel; /* non-zero: stop a /shell command in flight (the node is stopping); may be NULL */
+    struct ac_node_dynskills *dynskills; /* approved skill_* actions; NULL: refused */
     ac_node_dispatch_out_t out;
 } ac_node_dispatch_cfg_t;
 

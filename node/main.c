@@ -7,6 +7,7 @@
 #include "node/cli_cluster.h"
 #include "node/cli_config.h"
 #include "node/cli_policy.h"
+#include "node/cli_skill.h"
 #include "node/cli_workflow.h"
 #include "node/config.h"
 #include "node/log.h"
@@ -66,6 +67,8 @@ static void usage(FILE *out)
                  "  audit verify|list [N]|prune  check the audit log's hash chain, show its last rows, prune it\n"
                  "  policy list | add NAME TYPE CONFIG [--priority N] [--disabled] | enable|disable|remove ID\n"
                  "                              the policy rules of the SkillAPI (validated)\n"
+                 "  skill list | load FILE | unload NAME | reload NAME  [--code CODE]\n"
+                 "                              the skills; dynamic (Lua) ones are managed with 2FA\n"
                  "  epmd [--port N] [--address A[,B]] [-names]\n"
                  "                              run an EPMD-compatible port mapper (or list its names)\n"
                  "  version                     print the version\n"
@@ -97,10 +100,12 @@ static int start_web(ac_node_runtime_t *rt, ac_node_app_t *app, ac_web_server_t 
         .pool = app->pool,
         .breakers = app->breakers,
         .registry = app->registry,
+        .dynskills = app->dynskills,
         .telegram = app->telegram,
         .telegram_api_url = ac_node_env_get(&rt->env, "TELEGRAM_API_URL"),
         .distribution = app->cluster != NULL,
         .node_name = rt->node_name,
+        .audit_key = ac_node_env_get(&rt->env, "SECRET_KEY_BASE") != NULL ? app->audit_key : NULL,
         .started_at = (int64_t)time(NULL),
         .bench_static_dir = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_BENCH_STATIC_DIR"),
         .session_seconds = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_SESSION_SECONDS") != NULL
@@ -202,6 +207,8 @@ int main(int argc, char **argv)
         rc = ac_node_cli_audit(argc - 2, argv + 2);
     else if (strcmp(cmd, "policy") == 0)
         rc = ac_node_cli_policy(argc - 2, argv + 2);
+    else if (strcmp(cmd, "skill") == 0)
+        rc = ac_node_cli_skill(argc - 2, argv + 2);
     else if (strcmp(cmd, "epmd") == 0)
         rc = ac_epmd_cli(argc - 2, argv + 2);
     else {

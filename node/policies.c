@@ -154,15 +154,45 @@ int ac_node_policies_get(ac_node_policies_t *p, PGconn *c, int64_t now_ms, ac_no
     return rc;
 }
 
+int ac_node_policies_check(const char *name, const char *description, const char *rule_type, const char *config,
+                           int priority, const char **field, ac_errmsg_t *err)
+{
+    const char *unused;
+    if (field == NULL)
+        field = &unused;
+    *field = NULL;
+    if (name == NULL || name[0] == '\0' || strlen(name) > AC_NODE_POLICIES_NAME_MAX) {
+        *field = "name";
+        return ac_errmsg_set(err, -AC_EINVAL, "name: 1 to %d characters", AC_NODE_POLICIES_NAME_MAX);
+    }
+    if (description != NULL && strlen(description) > AC_NODE_POLICIES_DESC_MAX) {
+        *field = "description";
+        return ac_errmsg_set(err, -AC_EINVAL, "description: at most %d characters", AC_NODE_POLICIES_DESC_MAX);
+    }
+    if (priority < -AC_NODE_POLICIES_PRIORITY_MAX || priority > AC_NODE_POLICIES_PRIORITY_MAX) {
+        *field = "priority";
+        return ac_errmsg_set(err, -AC_EINVAL, "priority: an integer from %d to %d", -AC_NODE_POLICIES_PRIORITY_MAX,
+                             AC_NODE_POLICIES_PRIORITY_MAX);
+    }
+    bool known = false; /* the parser names a bad type too; knowing it first tells which field is at fault */
+    for (int t = AC_POLICY_RULE_RATE_LIMIT; t <= AC_POLICY_RULE_PERMISSION_OVERRIDE && !known; t++)
+        known = rule_type != NULL && strcmp(rule_type, ac_policy_rule_type_name((ac_policy_rule_type_t)t)) == 0;
+    ac_policy_rule_t rule;
+    int rc = ac_policy_rule_parse(rule_type, config, config != NULL ? strlen(config) : 0, &rule, err);
+    if (rc != 0)
+        *field = known ? "config" : "rule_type";
+    return rc;
+}
+
+static int db_fail(PGconn *c, ac_errmsg_t *err)
+{
+    return ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "policies: %s", PQerrorMessage(c));
+}
+
 int ac_node_policies_add(PGconn *c, const char *name, const char *description, const char *rule_type,
                          const char *config, int priority, bool enabled, int64_t *id, ac_errmsg_t *err)
 {
-    ac_policy_rule_t rule;
-    if (name == NULL || name[0] == '\0' || strlen(name) > 255)
-        return ac_errmsg_set(err, -AC_EINVAL, "name: 1 to 255 characters");
-    if (description != NULL && strlen(description) > 4096)
-        return ac_errmsg_set(err, -AC_EINVAL, "description: at most 4096 characters");
-    int rc = ac_policy_rule_parse(rule_type, config, config != NULL ? strlen(config) : 0, &rule, err);
+    int rc = ac_node_policies_check(name, description, rule_type, config, priority, NULL, err);
     if (rc != 0)
         return rc;
     char pr[16];
@@ -173,12 +203,36 @@ int ac_node_policies_add(PGconn *c, const char *name, const char *description, c
                                "VALUES ($1, $2, $3, $4::jsonb, $5::boolean, $6::int) RETURNING id",
                                6, NULL, p, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        rc =
-            ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "policies: %s", PQerrorMessage(c));
+        rc = db_fail(c, err);
     } else {
         *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         ac_log_info("policy", "rule_added", "id=%lld type=%s", (long long)*id, rule_type);
     }
+    PQclear(r);
+    return rc;
+}
+
+int ac_node_policies_update(PGconn *c, int64_t id, const char *name, const char *description, const char *rule_type,
+                            const char *config, int priority, bool enabled, ac_errmsg_t *err)
+{
+    int rc = ac_node_policies_check(name, description, rule_type, config, priority, NULL, err);
+    if (rc != 0)
+        return rc;
+    char ids[32], pr[16];
+    snprintf(ids, sizeof(ids), "%lld", (long long)id);
+    snprintf(pr, sizeof(pr), "%d", priority);
+    const char *p[] = {ids, name, description, rule_type, config, enabled ? "true" : "false", pr};
+    PGresult *r = PQexecParams(c,
+                               "UPDATE auth_policies SET name = $2, description = $3, rule_type = $4, config = "
+                               "$5::jsonb, enabled = $6::boolean, priority = $7::int, updated_at = now() AT TIME ZONE "
+                               "'utc' WHERE id = $1::bigint",
+                               7, NULL, p, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK)
+        rc = db_fail(c, err);
+    else if (atoi(PQcmdTuples(r)) != 1)
+        rc = ac_errmsg_set(err, -AC_ENOENT, "no policy rule %lld", (long long)id);
+    else
+        ac_log_info("policy", "rule_updated", "id=%lld type=%s", (long long)id, rule_type);
     PQclear(r);
     return rc;
 }
@@ -191,8 +245,7 @@ static int one_row(PGconn *c, const char *sql, int64_t id, const char *extra, co
     PGresult *r = PQexecParams(c, sql, extra != NULL ? 2 : 1, NULL, p, NULL, NULL, 0);
     int rc = 0;
     if (PQresultStatus(r) != PGRES_COMMAND_OK)
-        rc =
-            ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "policies: %s", PQerrorMessage(c));
+        rc = db_fail(c, err);
     else if (atoi(PQcmdTuples(r)) != 1)
         rc = ac_errmsg_set(err, -AC_ENOENT, "no policy rule %lld", (long long)id);
     PQclear(r);

@@ -39,9 +39,25 @@ void ac_node_rules_release(ac_node_rules_t *r);
 /* Drops the cache (this process changed a rule). */
 void ac_node_policies_invalidate(ac_node_policies_t *p);
 
-/* Edits of the rule table. add: validates (ac_policy_rule_parse) and inserts; OUT: *id. */
+#define AC_NODE_POLICIES_NAME_MAX     255
+#define AC_NODE_POLICIES_DESC_MAX     4096
+#define AC_NODE_POLICIES_PRIORITY_MAX 1000000 /* priorities lie within +-this */
+
+/* The checks every edit makes before it writes, without I/O: name 1 to 255 bytes, description NULL or at most 4096
+ * bytes, rule_type and config as ac_policy_rule_parse wants them (the engine and the rule table agree), priority
+ * within +-AC_NODE_POLICIES_PRIORITY_MAX. Returns 0, or -AC_EINVAL with a sentence in err and *field (may be NULL)
+ * naming the input at fault: "name", "description", "rule_type", "config" or "priority" (static strings). */
+int ac_node_policies_check(const char *name, const char *description, const char *rule_type, const char *config,
+                           int priority, const char **field, ac_errmsg_t *err);
+
+/* Edits of the rule table. Each statement fires the table's trigger, so every node's cache drops its rules (NOTIFY
+ * alexclaw_policies). add: checks (ac_node_policies_check) and inserts; OUT: *id. update: the same checks, then
+ * replaces every field of rule id; -AC_ENOENT when there is none. enable, remove: -AC_ENOENT when there is none.
+ * Database errors are -AC_EDB or -AC_EDBDOWN with the server's message in err (for logs, not for a browser). */
 int ac_node_policies_add(PGconn *c, const char *name, const char *description, const char *rule_type,
                          const char *config, int priority, bool enabled, int64_t *id, ac_errmsg_t *err);
+int ac_node_policies_update(PGconn *c, int64_t id, const char *name, const char *description, const char *rule_type,
+                            const char *config, int priority, bool enabled, ac_errmsg_t *err);
 int ac_node_policies_enable(PGconn *c, int64_t id, bool enabled, ac_errmsg_t *err);
 int ac_node_policies_remove(PGconn *c, int64_t id, ac_errmsg_t *err);
 

@@ -2,6 +2,8 @@
  * the pure checks (key, type, value, sensitivity, masking) shared by the store, the CLI and later the admin UI. */
 #include "node/settings.h"
 
+#include "policy/utf8.h"
+
 #include "node/config.h"
 #include "policy/alloc.h"
 
@@ -55,40 +57,6 @@ int ac_node_setting_key_check(const char *key, ac_errmsg_t *err)
             return ac_errmsg_set(err, -AC_EINVAL, "setting key may only hold letters, digits, '_', '.' and '-'");
     }
     return 0;
-}
-
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2, cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3, cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4, cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + len > n)
-            return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
 }
 
 static int parse_int(const char *v, int64_t *out)
@@ -176,7 +144,7 @@ int ac_node_setting_value_check(ac_node_setting_type_t type, const char *value, 
     size_t n = strnlen(value, AC_SETTING_VALUE_MAX + 1);
     if (n > AC_SETTING_VALUE_MAX)
         return ac_errmsg_set(err, -AC_ETOOLONG, "value is longer than %d bytes", AC_SETTING_VALUE_MAX);
-    if (!utf8_valid((const unsigned char *)value, n))
+    if (!ac_policy_utf8_valid(value, n))
         return ac_errmsg_set(err, -AC_EINVAL, "value is not valid UTF-8");
     int64_t i;
     double d;

@@ -88,6 +88,8 @@ static int call_skill(ac_node_wf_env_t *env, const ac_skill_def_t *def, const ac
     ctx.run_id = run_id;
     ctx.deadline_ms = ac_skill_now_ms() + timeout;
     ctx.cancel = cancel;
+    ctx.db = env->db;
+    ctx.self = def;
     ac_skill_args_t args = {input, config, st->prompt_template, st->llm_tier, st->llm_model};
     ac_skill_result_t res;
     memset(&res, 0, sizeof(res));
@@ -431,7 +433,9 @@ int ac_node_wf_run(ac_node_wf_env_t *env, const ac_node_wf_t *wf, const ac_node_
     ac_log_info("workflow", "run_started", "run=%lld workflow=%s steps=%zu", (long long)run_id, wf->name, wf->nsteps);
     if (opts != NULL && opts->on_started != NULL)
         opts->on_started(opts->arg, run_id);
+    env->base.chain_depth = opts != NULL ? opts->chain_depth : 0; /* every step's skill context starts from base */
     walk(env, wf, opts, run_id, NULL, out, err);
+    env->base.chain_depth = 0;
     return 0;
 }
 

@@ -38,6 +38,7 @@ typedef struct ac_node_wf_run_opts {
     /* Called once the run row is durably recorded (remote triggers answer then). */
     void (*on_started)(void *arg, int64_t run_id);
     void *arg;
+    int chain_depth; /* the skills' chain depth for every step (> 0 for a run a skill started) */
 } ac_node_wf_run_opts_t;
 
 /* Runs wf (which must be enabled; callers check requires_2fa for their trigger). Returns 0 when the run was

@@ -497,7 +497,7 @@ static void process(ac_node_wf_intake_t *in, ac_node_wf_job_t *group, size_t n)
             continue;
         }
         ac_node_wf_gate_t *gate = ac_malloc(sizeof(*gate));
-        ac_node_wf_run_opts_t opts = {job->input, job->extra_config, NULL, NULL, NULL};
+        ac_node_wf_run_opts_t opts = {job->input, job->extra_config, NULL, NULL, NULL, 0};
         ac_node_wf_gate_run(&env, wf, &opts, gate);
         if (!gate->end && ac_node_wf_pool_reserve(in->cfg.pool, 1) != 1) {
             ac_node_wf_gate_clear(gate);

@@ -149,7 +149,7 @@ static void resume_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it
     }
     set_inflight(p, index, run_id);
     ac_node_wf_env_t env = {*db, p->cfg.registry, p->cfg.breakers, p->cfg.base};
-    ac_node_wf_run_opts_t opts = {it->job.input, it->job.extra_config, &p->inflight[index].cancel, NULL, NULL};
+    ac_node_wf_run_opts_t opts = {it->job.input, it->job.extra_config, &p->inflight[index].cancel, NULL, NULL, 0};
     ac_node_wf_outcome_t out;
     if (ac_node_wf_continue(&env, it->job.wf, &opts, run_id, it->job.gate, &out, &err) != 0)
         ac_log_error("workflow", "resume_failed", "run=%lld error=%s", (long long)run_id, err.msg);
@@ -196,7 +196,12 @@ static void run_item(ac_node_wf_pool_t *p, int index, PGconn **db, item_t *it)
     ac_node_wf_env_t env = {*db, p->cfg.registry, p->cfg.breakers, p->cfg.base};
     started_t st = {it, p, index, 0};
     set_inflight(p, index, 0);
-    ac_node_wf_run_opts_t opts = {it->job.input, it->job.extra_config, &p->inflight[index].cancel, on_started, &st};
+    ac_node_wf_run_opts_t opts = {.input = it->job.input,
+                                  .extra_config = it->job.extra_config,
+                                  .cancel = &p->inflight[index].cancel,
+                                  .on_started = on_started,
+                                  .arg = &st,
+                                  .chain_depth = it->job.chain_depth};
     ac_node_wf_outcome_t out;
     rc = ac_node_wf_run(&env, wf, &opts, &out, &err);
     if (rc != 0) /* the run could not even be recorded */

@@ -25,6 +25,7 @@ typedef struct ac_node_wf_job {
     json_t *extra_config;      /* same */
     ac_node_wf_trigger_t trigger;
     bool refuse_2fa; /* a person whose second factor was not checked: a requires_2fa workflow is refused */
+    int chain_depth; /* > 0: started by a skill (SkillAPI run_workflow); its steps run at this chain depth */
     /* Exactly one of these is called, on a worker thread: */
     void (*on_started)(void *arg, int64_t run_id);               /* the run row is committed */
     void (*on_refused)(void *arg, int code, const char *reason); /* not run: -AC_ENOENT, -AC_EPERM, ... */

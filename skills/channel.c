@@ -10,32 +10,46 @@
 
 /* The SkillAPI (reference 5.3). send_* need gateway_send; the node falls back to telegram_send as the original. */
 static const ac_skills_channel_fn_t fns[] = {
-    {"llm_complete", AC_POLICY_PERM_LLM},
-    {"send_message", AC_POLICY_PERM_GATEWAY_SEND},
-    {"send_html", AC_POLICY_PERM_GATEWAY_SEND},
-    {"memory_search", AC_POLICY_PERM_MEMORY_READ},
-    {"memory_recent", AC_POLICY_PERM_MEMORY_READ},
-    {"skill_outcomes", AC_POLICY_PERM_MEMORY_READ},
-    {"memory_store", AC_POLICY_PERM_MEMORY_WRITE},
-    {"knowledge_search", AC_POLICY_PERM_KNOWLEDGE_READ},
-    {"knowledge_store", AC_POLICY_PERM_KNOWLEDGE_WRITE},
-    {"http_get", AC_POLICY_PERM_WEB_READ},
-    {"http_post", AC_POLICY_PERM_WEB_READ},
-    {"http_request", AC_POLICY_PERM_WEB_READ},
-    {"config_get", AC_POLICY_PERM_CONFIG_READ},
-    {"list_resources", AC_POLICY_PERM_RESOURCES_READ},
-    {"get_resource", AC_POLICY_PERM_RESOURCES_READ},
-    {"run_skill", AC_POLICY_PERM_SKILL_INVOKE},
-    {"write_skill", AC_POLICY_PERM_SKILL_WRITE},
-    {"read_skill", AC_POLICY_PERM_SKILL_WRITE},
-    {"load_skill", AC_POLICY_PERM_SKILL_MANAGE},
-    {"unload_skill", AC_POLICY_PERM_SKILL_MANAGE},
-    {"reload_skill", AC_POLICY_PERM_SKILL_MANAGE},
-    {"create_workflow", AC_POLICY_PERM_WORKFLOW_MANAGE},
-    {"add_workflow_step", AC_POLICY_PERM_WORKFLOW_MANAGE},
-    {"run_workflow", AC_POLICY_PERM_WORKFLOW_MANAGE},
-    {"get_workflow_result", AC_POLICY_PERM_WORKFLOW_MANAGE},
+    {"llm_complete", AC_POLICY_PERM_LLM, {"prompt", "options"}},
+    {"send_message", AC_POLICY_PERM_GATEWAY_SEND, {"text"}},
+    {"send_html", AC_POLICY_PERM_GATEWAY_SEND, {"text"}},
+    {"send_telegram", AC_POLICY_PERM_GATEWAY_SEND, {"text"}},
+    {"send_telegram_html", AC_POLICY_PERM_GATEWAY_SEND, {"text"}},
+    {"memory_search", AC_POLICY_PERM_MEMORY_READ, {"query", "options"}},
+    {"memory_recent", AC_POLICY_PERM_MEMORY_READ, {"options"}},
+    {"memory_exists", AC_POLICY_PERM_MEMORY_READ, {"source"}},
+    {"skill_outcomes", AC_POLICY_PERM_MEMORY_READ, {"options"}},
+    {"memory_store", AC_POLICY_PERM_MEMORY_WRITE, {"kind", "content", "options"}},
+    {"knowledge_search", AC_POLICY_PERM_KNOWLEDGE_READ, {"query", "options"}},
+    {"knowledge_exists", AC_POLICY_PERM_KNOWLEDGE_READ, {"source"}},
+    {"knowledge_store", AC_POLICY_PERM_KNOWLEDGE_WRITE, {"kind", "content", "options"}},
+    {"http_get", AC_POLICY_PERM_WEB_READ, {"url", "options"}},
+    {"http_post", AC_POLICY_PERM_WEB_READ, {"url", "body", "options"}},
+    {"http_request", AC_POLICY_PERM_WEB_READ, {"method", "url", "options"}},
+    {"config_get", AC_POLICY_PERM_CONFIG_READ, {"key", "default"}},
+    {"list_resources", AC_POLICY_PERM_RESOURCES_READ, {"options"}},
+    {"get_resource", AC_POLICY_PERM_RESOURCES_READ, {"id"}},
+    {"run_skill", AC_POLICY_PERM_SKILL_INVOKE, {"name", "args"}},
+    {"write_skill", AC_POLICY_PERM_SKILL_WRITE, {"filename", "source"}},
+    {"read_skill", AC_POLICY_PERM_SKILL_WRITE, {"filename"}},
+    {"load_skill", AC_POLICY_PERM_SKILL_MANAGE, {"filename"}},
+    {"unload_skill", AC_POLICY_PERM_SKILL_MANAGE, {"name"}},
+    {"reload_skill", AC_POLICY_PERM_SKILL_MANAGE, {"name"}},
+    {"create_workflow", AC_POLICY_PERM_WORKFLOW_MANAGE, {"name", "options"}},
+    {"add_workflow_step", AC_POLICY_PERM_WORKFLOW_MANAGE, {"workflow_id", "skill", "options"}},
+    {"run_workflow", AC_POLICY_PERM_WORKFLOW_MANAGE, {"workflow_id", "input"}},
+    {"get_workflow_result", AC_POLICY_PERM_WORKFLOW_MANAGE, {"run_id"}},
 };
+
+size_t ac_skills_channel_fn_count(void)
+{
+    return sizeof(fns) / sizeof(fns[0]);
+}
+
+const ac_skills_channel_fn_t *ac_skills_channel_fn_at(size_t i)
+{
+    return i < sizeof(fns) / sizeof(fns[0]) ? &fns[i] : NULL;
+}
 
 const ac_skills_channel_fn_t *ac_skills_channel_fn_find(const char *name)
 {
@@ -185,19 +199,11 @@ int ac_skills_channel_parse(const uint8_t *payload, size_t len, ac_skills_channe
     return rc;
 }
 
-int ac_skills_channel_reply(int64_t id, bool ok, const json_t *result, const char *error, uint8_t **frame, size_t *len)
+int ac_skills_channel_encode(const json_t *msg, uint8_t **frame, size_t *len)
 {
     *frame = NULL;
     *len = 0;
-    json_t *o =
-        ok ? json_pack("{s:I, s:b, s:O?}", "id", (json_int_t)id, "ok", 1, "result", (json_t *)result)
-           : json_pack("{s:I, s:b, s:s}", "id", (json_int_t)id, "ok", 0, "error", error != NULL ? error : "error");
-    if (o == NULL)
-        return -AC_EINVAL;
-    if (ok && result == NULL)
-        json_object_set_new(o, "result", json_null());
-    char *s = json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(o);
+    char *s = msg != NULL ? json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     if (s == NULL)
         return -AC_EINVAL;
     size_t n = strlen(s);
@@ -215,4 +221,20 @@ int ac_skills_channel_reply(int64_t id, bool ok, const json_t *result, const cha
     *frame = f;
     *len = n + 4;
     return 0;
+}
+
+int ac_skills_channel_reply(int64_t id, bool ok, const json_t *result, const char *error, uint8_t **frame, size_t *len)
+{
+    *frame = NULL;
+    *len = 0;
+    json_t *o =
+        ok ? json_pack("{s:I, s:b, s:O?}", "id", (json_int_t)id, "ok", 1, "result", (json_t *)result)
+           : json_pack("{s:I, s:b, s:s}", "id", (json_int_t)id, "ok", 0, "error", error != NULL ? error : "error");
+    if (o == NULL)
+        return -AC_EINVAL;
+    if (ok && result == NULL)
+        json_object_set_new(o, "result", json_null());
+    int rc = ac_skills_channel_encode(o, frame, len);
+    json_decref(o);
+    return rc;
 }

@@ -30,10 +30,20 @@
 typedef struct ac_skills_channel_fn {
     const char *name;
     ac_policy_perms_t perm;
+    /* The names, in order, under which the Lua function's positional arguments travel in "args" (NULL-terminated):
+     * SkillAPI.http_get(url, options) sends {"url": ..., "options": ...}. */
+    const char *params[4];
 } ac_skills_channel_fn_t;
 
 /* NULL when there is no such function. */
 const ac_skills_channel_fn_t *ac_skills_channel_fn_find(const char *name);
+/* The functions in a fixed order: i in 0 .. count-1 (NULL past the end). */
+size_t ac_skills_channel_fn_count(void);
+const ac_skills_channel_fn_t *ac_skills_channel_fn_at(size_t i);
+
+/* Any JSON value as one frame (4-byte length + compact JSON). OUT: *frame (ac_malloc), *len. Returns 0,
+ * -AC_ETOOLONG when it does not fit a frame, -AC_EINVAL when it cannot be encoded. */
+int ac_skills_channel_encode(const json_t *msg, uint8_t **frame, size_t *len);
 
 /* Finds a frame at the start of buf: 0 with *payload and *payload_len set and *consumed the frame's size; 1 when more
  * bytes are needed; -AC_ETOOLONG for a declared length over the limit, -AC_EINVAL for a zero length. */

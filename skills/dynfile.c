@@ -3,6 +3,7 @@
 
 #include "policy/alloc.h"
 #include "policy/crypto.h"
+#include "policy/utf8.h"
 #include "skills/registry.h"
 
 #include <errno.h>
@@ -94,6 +95,8 @@ int ac_skills_dynfile_read(const char *skills_dir, const char *path, char **src,
             rc = ac_errmsg_set(err, -AC_EPERM, "%.64s: precompiled Lua bytecode is refused; give the source", shown);
         else if (memchr(buf, '\0', n) != NULL)
             rc = ac_errmsg_set(err, -AC_EPERM, "%.64s: a NUL byte in Lua source", shown);
+        else if (!ac_policy_utf8_valid(buf, n))
+            rc = ac_errmsg_set(err, -AC_EINVAL, "%.64s: not UTF-8 text (save the file as UTF-8)", shown);
     }
     close(fd);
     if (rc != 0) {

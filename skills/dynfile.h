@@ -21,7 +21,7 @@ bool ac_skills_dynfile_inside(const char *dir, const char *path);
 
 /* Reads a candidate file: dir and path are resolved (realpath), the result must be inside dir, end in ".lua" and be
  * a regular file with one link of at most AC_SKILLS_DYNFILE_MAX bytes; it is opened without following a symlink
- * (O_NOFOLLOW), the file actually opened must still be inside dir (/proc/self/fd), and it is read whole; bytecode (it starts with ESC "Lua") and NUL bytes are refused.
+ * (O_NOFOLLOW), the file actually opened must still be inside dir (/proc/self/fd), and it is read whole; bytecode (it starts with ESC "Lua") and NUL bytes are refused, and so is text that is not UTF-8 (-AC_EINVAL).
  * OUT: *src (ac_malloc, NUL-terminated), *len, sha256 (64 hex digits + NUL). Returns 0, -AC_EPERM (outside, wrong
  * kind, bytecode), -AC_ETOOLONG, -AC_ENOENT, or -AC_EIO; err names the file by its base name only. */
 int ac_skills_dynfile_read(const char *skills_dir, const char *path, char **src, size_t *len, char sha256[65],

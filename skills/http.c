@@ -47,6 +47,12 @@ static void curl_init_once(void)
     curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+int ac_skills_http_global_init(void)
+{
+    pthread_once(&curl_once, curl_init_once);
+    return curl_init_rc == CURLE_OK ? 0 : -AC_EIO;
+}
+
 /* ---- URLs -------------------------------------------------------------------------------------------------------- */
 
 /* The authority of url (after "scheme://", up to the path, query or fragment); the whole prefix when there is no
@@ -303,8 +309,7 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
         rc = -AC_ETIMEDOUT;
         goto Exit;
     }
-    pthread_once(&curl_once, curl_init_once);
-    if (curl_init_rc != CURLE_OK || (curl = curl_easy_init()) == NULL) {
+    if (ac_skills_http_global_init() != 0 || (curl = curl_easy_init()) == NULL) {
         snprintf(resp->error, sizeof(resp->error), "libcurl initialisation failed");
         rc = -AC_EIO;
         goto Exit;

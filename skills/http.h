@@ -4,9 +4,9 @@
  * clients) use it too, so every outbound request gets the same limits: http and https only (also after a redirect),
  * a bounded number of redirects, a response size cap, an absolute deadline, and cancellation.
  *
- * libcurl's global state: the first request runs curl_global_init() once (pthread_once). The node must not call
- * curl_global_init() or curl_global_cleanup() itself, and needs nothing else before using this module from any
- * thread. No other global state. */
+ * libcurl's global state: the first request (or ac_skills_http_global_init()) runs curl_global_init() once
+ * (pthread_once). The node must not call curl_global_init() or curl_global_cleanup() itself, and needs nothing else
+ * before using this module from any thread. No other global state. */
 #ifndef AC_SKILLS_HTTP_H
 #define AC_SKILLS_HTTP_H
 
@@ -88,6 +88,11 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
 
 /* Frees resp's body and content type (resp itself is the caller's). */
 void ac_skills_http_resp_free(ac_skills_http_resp_t *resp);
+
+/* Runs curl_global_init() once for the process (pthread_once), as the first request does. Other libcurl users in
+ * skills/ (webread.c) call it before curl_easy_init(), so libcurl is initialised in one place. Returns 0, or -AC_EIO
+ * when libcurl could not be initialised (every later call says the same). Thread-safe. */
+int ac_skills_http_global_init(void);
 
 /* Writes url without userinfo, query and fragment ("https://u:p@h/x?k=v#f" -> "https://h/x") into out (cap > 0),
  * truncated to fit, for logs and error messages. Returns out. */

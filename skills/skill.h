@@ -17,8 +17,10 @@
 #define AC_SKILLS_SKILL_H
 
 #include "node/settings.h"
+#include "policy/captoken.h"
 
 #include <jansson.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -36,6 +38,12 @@ typedef struct ac_skill_ctx {
     int64_t run_id;                /* workflow_runs.id, 0 outside a run */
     int64_t deadline_ms;           /* CLOCK_MONOTONIC ms by which the skill must have returned */
     volatile sig_atomic_t *cancel; /* may be NULL; non-zero when the run was cancelled */
+    PGconn *db;                    /* the caller's connection, free for the skill to use during the call; may be NULL */
+    const struct ac_skill_def *self; /* the skill being called (set by whoever calls def->run) */
+    /* Set when a skill calls a skill (SkillAPI run_skill): the chain's depth and the caller's capability token,
+     * which the callee's token is attenuated from. 0 and NULL for a workflow step's own call. */
+    int chain_depth;
+    const ac_policy_captoken_t *token;
 } ac_skill_ctx_t;
 
 typedef struct ac_skill_args {
@@ -62,6 +70,7 @@ typedef struct ac_skill_def {
     const char *config_hint;   /* one line: the config keys it reads */
     bool external;             /* reaches the network */
     ac_skill_run_fn run;
+    void *impl; /* a dynamic skill's record (node/dynskills.c); NULL for core skills */
 } ac_skill_def_t;
 
 /* Helpers for skills. */

@@ -1,9 +1,12 @@
-/* web/api.c - /health, /metrics and the JSON API under /api/ (internal.h).
+/* web/api.c - /health, /metrics and the JSON API under /api/ (internal.h); /api/2fa and /api/policies, /api/audit go
+ * to twofa.c and policies.c, /api/skills to skills.c.
  *
  * Handlers that need PostgreSQL run their query on a web database worker (jobs.h) and answer from the loop. Every
  * error is JSON {"error": "..."} with a fitting status. Secrets never leave: settings that are sensitive are sent
  * masked, and the API token is shown once, when it is made. */
 #include "web/call.h"
+#include "web/policies.h"
+#include "web/skills.h"
 #include "web/twofa.h"
 
 #include "node/action.h"
@@ -351,23 +354,6 @@ static void cluster_admin_run(PGconn *db, ac_web_call_t *c)
                       : ac_web_error_body(err.msg);
     if (rc == 0)
         ac_log_info("web", "cluster_changed", "node=%s op=%d", c->name, (int)op);
-}
-
-static void skills_list(ac_web_server_t *s, h2o_req_t *req)
-{
-    const ac_skill_def_t *defs[256];
-    size_t n = ac_skills_registry_list(s->cfg.registry, defs, 256);
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *routes = json_array();
-        for (size_t k = 0; defs[i]->routes != NULL && defs[i]->routes[k] != NULL; k++)
-            json_array_append_new(routes, json_string(defs[i]->routes[k]));
-        json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:o,s:b}", "name", defs[i]->name, "description",
-                                           defs[i]->description != NULL ? defs[i]->description : "", "config",
-                                           defs[i]->config_hint != NULL ? defs[i]->config_hint : "", "routes", routes,
-                                           "external", defs[i]->external));
-    }
-    ac_web_respond_json(req, 200, json_pack("{s:o}", "skills", a));
 }
 
 static void workflow_enable_run(PGconn *db, ac_web_call_t *c)
@@ -741,6 +727,9 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
         ac_web_call_defer(s, req, ac_web_call_new(s, token_rotate_run));
     } else if (strcmp(path, "/api/2fa") == 0 || strncmp(path, "/api/2fa/", 9) == 0) {
         ac_web_twofa_api(s, req, path);
+    } else if (strcmp(path, "/api/policies") == 0 || strncmp(path, "/api/policies/", 14) == 0 ||
+               strcmp(path, "/api/audit") == 0 || strncmp(path, "/api/audit/", 11) == 0) {
+        ac_web_policies_api(s, req, path);
     } else if (strcmp(path, "/api/cluster") == 0 && get) {
         ac_web_call_defer(s, req, ac_web_call_new(s, cluster_run));
     } else if (segment(path, "/api/cluster/", name, sizeof(name), &rest) && post &&
@@ -751,8 +740,8 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
                 : strcmp(rest, "/revoke") == 0 ? AC_NODE_CLUSTER_REVOKE
                                                : AC_NODE_CLUSTER_REMOVE;
         ac_web_call_defer(s, req, c);
-    } else if (strcmp(path, "/api/skills") == 0 && get) {
-        skills_list(s, req);
+    } else if (strcmp(path, "/api/skills") == 0 || strncmp(path, "/api/skills/", 12) == 0) {
+        ac_web_skills_api(s, req, path);
     } else if (strcmp(path, "/api/logs") == 0 && get) {
         logs_get(req);
     } else {

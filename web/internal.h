@@ -33,6 +33,9 @@ struct ac_web_server {
     ac_policy_ratelimit_t *limiter; /* loop thread only */
     ac_node_tg_client_t *tg_client; /* prompts for 2FA challenges go to the owner's chat */
     bool closing;                   /* ac_web_server_quiesce ran: every request is answered 503 */
+    /* cfg.audit_key's copy (zeroed at free); audit_key_set: there was one */
+    uint8_t audit_key[AC_POLICY_AUDIT_HASH_LEN];
+    bool audit_key_set;
 };
 
 /* Who is asking: set by ac_web_auth_check. */

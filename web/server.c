@@ -33,7 +33,8 @@ int64_t ac_web_now(void)
 /* The UI's pages: each is the same shell; the script draws the page the path names. */
 static bool is_page(const char *path)
 {
-    static const char *const pages[] = {"/", "/workflows", "/runs", "/cluster", "/config", "/logs", NULL};
+    static const char *const pages[] = {"/",         "/workflows", "/runs", "/cluster", "/skills",
+                                        "/policies", "/config",    "/logs", NULL};
     for (size_t i = 0; pages[i] != NULL; i++)
         if (strcmp(path, pages[i]) == 0)
             return true;
@@ -231,6 +232,7 @@ static void free_server(ac_web_server_t *s)
     ac_free_secret_str(s->conninfo);
     ac_free_secret_str(s->admin_password);
     free(s->node_name);
+    explicit_bzero(s->audit_key, sizeof(s->audit_key));
     free(s);
 }
 
@@ -250,6 +252,11 @@ int ac_web_server_start(const ac_web_cfg_t *cfg, ac_web_server_t **out, ac_errms
     if (s->admin_password != NULL)
         ac_policy_crypto_sha256(s->admin_password, strlen(s->admin_password), s->admin_digest);
     s->node_name = ac_strdup(cfg->node_name != NULL ? cfg->node_name : "");
+    s->cfg.audit_key = NULL; /* the caller's buffer may go; ours is s->audit_key */
+    if (cfg->audit_key != NULL) {
+        memcpy(s->audit_key, cfg->audit_key, sizeof(s->audit_key));
+        s->audit_key_set = true;
+    }
     s->wake[0] = s->wake[1] = -1;
     h2o_config_init(&s->config);
     s->config.max_request_entity_size = AC_WEB_BODY_MAX;

@@ -8,6 +8,7 @@
 #define AC_WEB_SERVER_H
 
 #include "node/wf_pool.h"
+#include "policy/audit.h"
 #include "policy/error.h"
 #include "skills/breaker.h"
 #include "skills/registry.h"
@@ -16,6 +17,8 @@
 #include <stdint.h>
 
 #define AC_WEB_BODY_MAX (1024 * 1024)
+
+struct ac_node_dynskills;
 
 typedef struct ac_web_cfg {
     const char *bind_addr; /* numeric IPv4 or IPv6 address */
@@ -27,10 +30,14 @@ typedef struct ac_web_cfg {
     ac_node_settings_t *settings;
     ac_node_wf_pool_t *pool;
     ac_skills_breakers_t *breakers;
-    ac_skills_registry_t *registry;    /* the skills steps may name */
-    struct ac_node_telegram *telegram; /* the Telegram poller (its state on the Dashboard); NULL: none */
-    const char *telegram_api_url;      /* TELEGRAM_API_URL (NULL: Telegram's), for 2FA prompts to the chat */
+    ac_skills_registry_t *registry;      /* the skills steps may name */
+    struct ac_node_dynskills *dynskills; /* loads, reloads and unloads dynamic skills (web/skills.h); NULL: dynamic
+                                          * skills are off (no sandbox helper, or no usable SKILLS_DIR) */
+    struct ac_node_telegram *telegram;   /* the Telegram poller (its state on the Dashboard); NULL: none */
+    const char *telegram_api_url;        /* TELEGRAM_API_URL (NULL: Telegram's), for 2FA prompts to the chat */
     const char *node_name;
+    const uint8_t *audit_key;     /* the audit chain's key (AC_POLICY_AUDIT_HASH_LEN bytes, copied; secret); NULL: the
+                                   * Policies page cannot verify the chain */
     bool distribution;            /* Erlang distribution runs (NODE_NAME set) */
     int64_t started_at;           /* unix seconds */
     int64_t session_seconds;      /* 0: AC_WEB_SESSION_LIFETIME_S */

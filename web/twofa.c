@@ -1,6 +1,9 @@
 /* web/twofa.c - the admin UI's and the HTTP API's two-factor authentication (twofa.h). */
 #include "web/twofa.h"
 
+#include "web/policies.h"
+#include "web/skills.h"
+
 #include "node/action.h"
 #include "node/challenge.h"
 #include "node/log.h"
@@ -57,7 +60,9 @@ bool ac_web_twofa_gate(PGconn *db, ac_web_call_t *c, json_t *action, bool telegr
         ac_node_challenge_scope_telegram(chat, scope, sizeof(scope));
     else
         snprintf(scope, sizeof(scope), "web");
-    char *desc = ac_node_action_describe(action), *replaced = NULL;
+    char *desc = ac_web_policies_describe(action), *replaced = NULL; /* NULL: not one of the web's own actions */
+    if (desc == NULL)
+        desc = ac_node_action_describe(action);
     ac_errmsg_t err = {{0}};
     int rc = ac_node_challenge_live_description(db, scope, now_s(), &replaced, &err);
     if (rc == 0)
@@ -220,11 +225,22 @@ static void verify_run(PGconn *db, ac_web_call_t *c)
         json_decref(action);
         return;
     }
-    ac_node_action_env_t env = {
-        .conn = db, .settings = c->s->cfg.settings, .pool = c->s->cfg.pool, .base = NULL, .account = "admin"};
+    if (ac_web_policies_is_action(action)) { /* policy rule changes: the web layer runs them (web/policies.h) */
+        ac_web_policies_exec_approved(db, c, action);
+        json_decref(action);
+        return;
+    }
+    ac_node_action_env_t env = {.conn = db,
+                                .settings = c->s->cfg.settings,
+                                .pool = c->s->cfg.pool,
+                                .base = NULL,
+                                .account = "admin",
+                                .dynskills = c->s->cfg.dynskills};
     json_t *result = NULL;
     rc = ac_node_action_exec(&env, action, &result, &err);
-    if (rc != 0) {
+    if (rc != 0 && type != NULL && strncmp(type, "skill_", 6) == 0) { /* the loader's sentence (web/skills.h) */
+        ac_web_skills_fail(c, rc, &err, true);
+    } else if (rc != 0) {
         c->status = rc == -AC_ENOENT ? 404 : rc == -AC_EINVAL ? 422 : rc == -AC_EPERM ? 403 : 503;
         c->body = json_pack("{s:s, s:b}", "error", err.msg, "approved", 1);
     } else {

@@ -13,7 +13,9 @@
  *
  * A guarded request while 2FA is on answers 403 {"error": "2fa_required", "challenge": ID, "description",
  * "telegram": bool}. The challenge is also sent to the Telegram chat when one is configured, and a code typed there
- * approves it as well; the API token's rotation is approved in the admin UI only (its result is the new token). */
+ * approves it as well; the API token's rotation is approved in the admin UI only (its result is the new token).
+ * Dynamic skills' loads, reloads and unloads (web/skills.h) are approved here like the node's other actions, with the
+ * node's dynamic skills; one that fails once approved answers the loader's sentence with "approved": true. */
 #ifndef AC_WEB_TWOFA_H
 #define AC_WEB_TWOFA_H
 

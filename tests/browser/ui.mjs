@@ -1,15 +1,20 @@
 // tests/browser/ui.mjs - the admin UI in real headless Chromium (Debian's), driven by playwright-core.
-// Signs in, imports a workflow that requires 2FA (refused to run while 2FA is off), sets up 2FA on the Config page
+// Signs in, uses the Policies page (the audit log seeded here with a valid chain, its check, filters and pages; a
+// rule refused under its field, then added, disabled, enabled, edited, deleted; a row changed with SQL shown as the
+// break), imports a workflow that requires 2FA (refused to run while 2FA is off), sets up 2FA on the Config page
 // with a TOTP code computed here, creates a two-step workflow, enables and runs it, follows the run to its branch path,
 // changes a guarded setting through the 2FA dialog (a wrong code first), cancels dialogs (button and Escape), runs out
 // of attempts, meets a replaced challenge, runs the 2FA workflow through the dialog, makes an API token through it,
-// saves a secret on the Config page and sees it masked, gets a new 2FA key through the dialog, reads the logs, signs
-// out. Fails on any console error (a Content-Security-Policy violation shows up as one) or uncaught page error. Saves
+// saves a secret on the Config page and sees it masked, gets a new 2FA key through the dialog, uses the Skills page (a
+// skill file picked and uploaded, its load refused while 2FA is off, a file the loader refuses, a load and an unload
+// through the dialog), reads the logs, signs out. Fails on any console error (a Content-Security-Policy violation shows up as one) or uncaught page error. Saves
 // a screenshot of every page (and of the 2FA setup and dialog) into AC_SCREENSHOTS.
-// Environment: AC_WEB_URL, AC_ADMIN_PASSWORD, AC_SCREENSHOTS, AC_CHROMIUM (default /usr/bin/chromium).
+// Environment: AC_WEB_URL, AC_ADMIN_PASSWORD, AC_SCREENSHOTS, AC_CHROMIUM (default /usr/bin/chromium), and the node's
+// DATABASE_URL and SECRET_KEY_BASE (the audit log is written here with psql).
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
-import { createHmac } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 
 const base = process.env.AC_WEB_URL;
 const password = process.env.AC_ADMIN_PASSWORD;
@@ -43,23 +48,73 @@ function totp(key, step) {
   const bin = ((mac[o] & 0x7f) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3];
   return String(bin % 1000000).padStart(6, '0');
 }
-// The server takes a code of the step before, the current one or the next, each step once and only ever later ones:
-// the next code to use is the earliest step still valid a few seconds from now that is later than the last one used;
-// when none is left, wait for the next step.
+// The server takes a code of the step before, the current one or the next, each step once and only ever later ones.
+// Tests use the current step or the next only (a code of the step before may fall out of the window on its way):
+// the earliest of those later than the last one used; when both are used, wait for the next step.
 const stepNow = (ms = 0) => Math.floor((Date.now() + ms) / 30000);
 let lastStep = -1;
 async function nextCode(key) {
   for (;;) {
-    const step = Math.max(lastStep + 1, stepNow(3000) - 1);
+    const step = Math.max(lastStep + 1, stepNow(3000));
     if (step <= stepNow() + 1) { lastStep = step; return totp(key, step); }
     await new Promise((r) => setTimeout(r, 30000 - (Date.now() % 30000) + 200));
   }
+}
+// A code of the current step for the Skills page's approvals (never the step before): the replay guard (each step is
+// taken once; the approvals above go through it) is rewound to the step before, so these need not wait for a step
+// nobody took yet.
+function stepCode(key) {
+  const now = stepNow();
+  psql(`UPDATE totp_steps SET last_step = ${now - 1} WHERE id = 1`);
+  lastStep = now;
+  return totp(key, now);
 }
 // A code that is wrong for every step the server would take now.
 function wrongCode(key) {
   const valid = new Set([-1, 0, 1, 2].map((d) => totp(key, stepNow() + d)));
   for (let n = 0; ; n++) { const c = String(n).padStart(6, '0'); if (!valid.has(c)) return c; }
 }
+
+// --- the audit log, written here as the node would (policy/audit.h): run.sh exports the node's DATABASE_URL and
+// SECRET_KEY_BASE. Each row's hash is HMAC-SHA256 over "row\0", the previous hash and its length-prefixed columns,
+// under HKDF-SHA256(SECRET_KEY_BASE, 32 zero bytes, "AlexClaw.Auth.AuditChain"); the chain's ends carry marks.
+function psql(sql) {
+  return execFileSync('psql', ['-X', '-q', '-At', '-v', 'ON_ERROR_STOP=1', '-d', process.env.DATABASE_URL], { input: sql, encoding: 'utf8' });
+}
+function seedAudit(n) {
+  const key = Buffer.from(hkdfSync('sha256', process.env.SECRET_KEY_BASE, Buffer.alloc(32), 'AlexClaw.Auth.AuditChain', 32));
+  const int = (v) => { const b = Buffer.alloc(8); b.writeBigInt64BE(BigInt(v)); return b; };
+  const str = (v) => {
+    if (v === null) return Buffer.from([0xff, 0xff, 0xff, 0xff]);
+    const d = Buffer.from(v, 'utf8'), l = Buffer.alloc(4);
+    l.writeUInt32BE(d.length);
+    return Buffer.concat([l, d]);
+  };
+  const mac = (...parts) => createHmac('sha256', key).update(Buffer.concat(parts)).digest();
+  const callers = [['dynamic:notes', 'memory_read', 'allow', null], ['dynamic:scraper', 'web_read', 'deny', 'rate limit exceeded'],
+    ['dynamic:mailer', 'telegram_send', 'deny', 'outside hours']];
+  const t0 = Math.floor(Date.now() / 60000) * 60 - 2 * 86400;
+  let prev = Buffer.alloc(32), sql = 'BEGIN;\n';
+  for (let id = 1; id <= n; id++) {
+    const [caller, perm, decision, reason] = callers[id % 3], at = t0 + id * 60;
+    const hash = mac(Buffer.from('row\0'), prev, int(id), str(caller), str('dynamic'), str(perm), str(decision), str(reason),
+      int(0), int(0), int(at), int(1), int(at));
+    sql += `INSERT INTO auth_audit_log (id, caller, caller_type, permission, decision, reason, chain_depth, inserted_at, count, last_at, prev_hash, hash)
+      VALUES (${id}, '${caller}', 'dynamic', '${perm}', '${decision}', ${reason === null ? 'NULL' : `'${reason}'`}, 0,
+      to_timestamp(${at}) AT TIME ZONE 'utc', 1, to_timestamp(${at}) AT TIME ZONE 'utc', '\\x${prev.toString('hex')}', '\\x${hash.toString('hex')}');\n`;
+    prev = hash;
+  }
+  const first = mac(Buffer.from('mark\0'), str('first'), int(1), Buffer.alloc(32));
+  const last = mac(Buffer.from('mark\0'), str('last'), int(n), prev);
+  sql += `UPDATE auth_audit_ends SET first_id = 1, first_mark = '\\x${first.toString('hex')}', last_id = ${n},
+    last_hash = '\\x${prev.toString('hex')}', last_mark = '\\x${last.toString('hex')}';
+    SELECT setval('auth_audit_log_id_seq', ${n});\nCOMMIT;\n`;
+  psql(sql);
+}
+
+// A dynamic skill for the Skills page, with a description no page may treat as HTML.
+const SKILL_SRC = "skill = { name = 'browser_hello', version = '1', description = 'says hi <img src=x onerror=alert(1)>',\n" +
+  "  permissions = { 'memory_read' } }\nfunction run(args) return true, 'hi' end\n";
 
 check('TOTP here matches RFC 6238 (SHA-1, T=59)', totp(Buffer.from('12345678901234567890'), 1) === '287082' &&
   totp(base32('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'), 1) === '287082');
@@ -79,7 +134,8 @@ try {
   const consoleLines = [];
   page.on('console', (m) => {
     consoleLines.push(m.text());
-    if (m.type() === 'error' && !/status of 40[134]/.test(m.text())) problems.push(`console: ${m.text()}`);
+    // 422: the rules the Policies test makes refused on purpose
+    if (m.type() === 'error' && !/status of (40[134]|422)/.test(m.text())) problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   const shot = (name, fullPage = true) => page.screenshot({ path: `${shots}/${name}.png`, fullPage }); // a dialog: the viewport
@@ -108,6 +164,91 @@ try {
     await page.click('#twofa-confirm');
   }
 
+  // the Policies page (2FA is still off): the audit log with its chain check, a rule made through the form (a refused
+  // config first), disabled, enabled, edited and deleted; then a row changed with SQL breaks the chain
+  seedAudit(60);
+  await page.click('nav a[data-page=policies]');
+  await page.waitForSelector('h1:text("Policies")');
+  await page.waitForSelector('#audit-verify[data-ok]');
+  check(`the chain's check is shown: intact (${await page.textContent('#audit-verify')})`,
+    (await page.getAttribute('#audit-verify', 'data-ok')) === 'true' && (await page.textContent('#audit-verify')).includes('intact: 60 rows'));
+  const auditRows = page.locator('#audit tbody tr[data-id]');
+  check('the audit log shows a page of 50 rows, newest first',
+    (await auditRows.count()) === 50 && (await auditRows.first().getAttribute('data-id')) === '60');
+  await page.click('#audit-older');
+  await page.waitForSelector('#audit tbody tr[data-id="10"]');
+  check('Older shows the 10 older rows', (await auditRows.count()) === 10 && (await page.locator('#audit-older').count()) === 0);
+  await page.click('#audit-newer');
+  await page.waitForSelector('#audit tbody tr[data-id="60"]');
+  await page.selectOption('#audit-decision', 'deny');
+  await page.fill('#audit-caller', 'SCRAPER');
+  await page.click('#audit-apply');
+  await page.waitForFunction(() => document.querySelectorAll('#audit tbody tr[data-id]').length === 20);
+  const callersShown = new Set(await page.locator('#audit tbody tr[data-id] td:nth-child(4)').allTextContents());
+  check(`filters: denials of callers containing "scraper" (${[...callersShown].join(', ')})`,
+    callersShown.size === 1 && [...callersShown][0].startsWith('dynamic:scraper') && new URL(page.url()).searchParams.get('caller') === 'SCRAPER');
+  await shot('02a-policies-audit');
+  await page.click('#audit-reset');
+  await page.waitForFunction(() => document.querySelectorAll('#audit tbody tr[data-id]').length === 50);
+
+  await page.fill('#policy-name', 'browser_rate');
+  await page.selectOption('#policy-rule_type', 'time_window');
+  check('choosing a type shows its example config', (await page.inputValue('#policy-config')).includes('deny_start_hour') &&
+    (await page.textContent('#policy-config-help')).includes('UTC'));
+  await page.selectOption('#policy-rule_type', 'rate_limit');
+  await page.fill('#policy-config', '{"permission": "web_read", "max_calls": 0}');
+  await page.click('#policy-save');
+  await page.waitForSelector('#policy-config-error:not([hidden])');
+  const cfgError = await page.textContent('#policy-config-error');
+  check(`a refused config: the server's sentence under the config field (${cfgError})`,
+    cfgError.includes('max_calls: must be an integer from 1') &&
+    await page.$eval('#policy-config-error', (e) => e.parentElement.contains(document.getElementById('policy-config'))) &&
+    await page.evaluate(() => document.activeElement?.id === 'policy-config'));
+  await shot('02b-policies-refused');
+  await page.fill('#policy-config', '{"permission": "web_read", "max_calls": 5, "window_seconds": 60}');
+  await page.fill('#policy-priority', 'high');
+  await page.click('#policy-save');
+  await page.waitForSelector('#policy-priority-error:not([hidden])');
+  check('a priority that is no number is refused under its field', (await page.textContent('#policy-priority-error')).includes('priority: an integer') &&
+    (await page.locator('#policy-config-error').isHidden()));
+  await page.fill('#policy-priority', '4');
+  await page.click('#policy-save');
+  const rule = page.locator('tr[data-rule="browser_rate"]');
+  await rule.waitFor();
+  check('the rule was added, enabled', (await rule.locator('td[data-field=enabled]').textContent()) === 'yes' &&
+    (await rule.textContent()).includes('"max_calls":5'));
+  await rule.locator('button[data-action=disable]').click();
+  await page.waitForSelector('tr[data-rule="browser_rate"] td[data-field=enabled]:text("no")');
+  check('disabled', true);
+  await rule.locator('button[data-action=enable]').click();
+  await page.waitForSelector('tr[data-rule="browser_rate"] td[data-field=enabled]:text("yes")');
+  check('enabled again', true);
+  await rule.locator('button[data-action=edit]').click();
+  await page.waitForSelector('#policy-form-title:text("Edit rule")');
+  check('Edit fills the form with the rule', (await page.inputValue('#policy-name')) === 'browser_rate' &&
+    (await page.inputValue('#policy-priority')) === '4' && JSON.parse(await page.inputValue('#policy-config')).max_calls === 5);
+  await page.fill('#policy-priority', '9');
+  await page.fill('#policy-config', '{"permission": "web_read", "max_calls": 3, "window_seconds": 60}');
+  await page.click('#policy-save');
+  await rule.filter({ hasText: '"max_calls":3' }).waitFor();
+  check('the edit was saved', (await rule.locator('td').first().textContent()) === '9');
+  await shot('02c-policies');
+  page.once('dialog', (d) => d.accept()); // "Delete the policy rule ...?"
+  await rule.locator('button[data-action=delete]').click();
+  await rule.waitFor({ state: 'detached' });
+  check('deleted', (await page.locator('tr[data-rule]').count()) === 0);
+
+  psql("UPDATE auth_audit_log SET reason = 'nothing happened' WHERE id = 42");
+  await page.click('#audit-verify-again');
+  await page.waitForSelector('#audit-verify[data-ok=false]');
+  const broken = await page.textContent('#audit-verify');
+  check(`after a row was changed with SQL the check says where the chain broke (${broken})`,
+    broken.includes('BROKEN') && broken.includes('(at row 42)'));
+  await page.waitForSelector('#audit tr[data-id="42"].bad');
+  check('and the row is marked in the log', true);
+  await shot('02d-policies-broken');
+  psql("UPDATE auth_audit_log SET reason = 'rate limit exceeded' WHERE id = 42");
+
   // a workflow that requires 2FA, imported and enabled while 2FA is off: Run now is refused until 2FA is set up
   await page.click('nav a[data-page=workflows]');
   await page.waitForSelector('h1:text("Workflows")');
@@ -126,6 +267,37 @@ try {
   await flashError.waitFor();
   check(`while 2FA is off, Run now says to set up 2FA (${await flashError.textContent()})`,
     (await flashError.textContent()).includes('set up 2FA first'));
+
+  // the Skills page while 2FA is off: core skills with their breakers; a skill file picked from "this computer" is
+  // uploaded (written, not loaded); loading it is refused with the sentence that says to turn on 2FA first
+  await page.click('nav a[data-page=skills]');
+  await page.waitForSelector('h1:text("Skills")');
+  check('the Skills page lists the core skills with their circuit breakers',
+    (await page.locator('tr[data-skill="shell"] td[data-field=kind]').textContent()) === 'core' &&
+    (await page.locator('tr[data-skill="shell"] td[data-field=permissions]').textContent()) === 'all (core)' &&
+    (await page.locator('tr[data-skill="shell"] td[data-field=breaker]').textContent()).startsWith('closed'));
+  check('it says loading needs 2FA, which is off', (await page.getAttribute('#skills-state', 'data-two-factor')) === 'false' &&
+    (await page.textContent('#skills-state')).includes('turn on two-factor authentication'));
+  await page.setInputFiles('#skill-file', { name: 'browser_hello.lua', mimeType: 'text/plain', buffer: Buffer.from(SKILL_SRC) });
+  await page.waitForFunction(() => document.getElementById('skill-filename')?.value === 'browser_hello.lua');
+  check('picking a file fills in its name and source', (await page.inputValue('#skill-source')) === SKILL_SRC);
+  await page.click('#skill-upload');
+  await page.waitForSelector('tr[data-file="browser_hello.lua"]');
+  check(`the upload is listed, not loaded (${await page.textContent('main > .msg.flash')})`,
+    (await page.textContent('main > .msg.flash.ok')).includes('not loaded') &&
+    (await page.textContent('tr[data-file="browser_hello.lua"] td[data-field=loaded_as]')) === '');
+  await page.fill('#skill-filename', '../evil.lua');
+  await page.fill('#skill-source', 'skill = { name = "evil" }');
+  await page.click('#skill-upload');
+  await page.waitForSelector('#skill-filename-error:not([hidden])');
+  check(`a bad file name is refused under its field (${await page.textContent('#skill-filename-error')})`,
+    (await page.textContent('#skill-filename-error')).includes('invalid_filename'));
+  await page.locator('tr[data-file="browser_hello.lua"] button[data-action=load]').click();
+  await flashError.waitFor();
+  check(`while 2FA is off a load is refused and says why (${await flashError.textContent()})`,
+    (await flashError.textContent()).includes('turn on two-factor authentication first') && (await dialog.count()) === 0 &&
+    (await page.locator('tr[data-skill="browser_hello"]').count()) === 0);
+  await shot('03c-skills-2fa-off');
 
   // set up 2FA on the Config page: the QR code and the key, a code computed here confirms it
   await page.click('nav a[data-page=config]');
@@ -226,6 +398,20 @@ try {
   check('an approved node is listed as approved', (await node.locator('td').nth(2).textContent()) === 'yes');
   await shot('08-cluster');
   check('no 2FA dialog for unguarded actions while 2FA is on', (await dialog.count()) === 0);
+
+  // with 2FA on, a policy rule waits for a code: the dialog says which rule; cancelled, nothing is stored
+  await page.click('nav a[data-page=policies]');
+  await page.waitForSelector('h1:text("Policies")');
+  await page.fill('#policy-name', 'browser_guarded');
+  await page.selectOption('#policy-rule_type', 'chain_restriction');
+  await page.click('#policy-save');
+  await dialog.waitFor();
+  check(`a new rule asks for a code and shows it (${await page.textContent('#twofa-description')})`,
+    (await page.textContent('#twofa-description')).includes('Add policy rule browser_guarded (chain_restriction'));
+  await page.click('#twofa-cancel');
+  await dialog.waitFor({ state: 'detached' });
+  check('cancelled: the rule was not added', (await flashError.textContent()).includes('cancelled') &&
+    (await (await page.request.get(`${base}/api/policies`)).json()).policies.length === 0);
 
   // a guarded setting: the 2FA dialog, a wrong code (attempts left), then a valid one saves it
   await page.click('nav a[data-page=config]');
@@ -366,6 +552,49 @@ try {
     (await page.getAttribute('#twofa-state', 'data-enabled')) === 'true' && (await page.locator('#twofa-key').count()) === 0 &&
     !(await page.content()).includes(key2));
   check('the 2FA keys never reached the console', !consoleLines.some((l) => l.includes(key) || l.includes(key2)));
+
+  // the Skills page with 2FA on: a file that fails the loader's checks is refused with its sentence (no code asked);
+  // the uploaded skill loads through the 2FA dialog, which shows what will run; it is listed with its declaration
+  // (its hostile description as text); then it is unloaded through the dialog
+  await page.click('nav a[data-page=skills]');
+  await page.waitForSelector('h1:text("Skills")');
+  await page.fill('#skill-filename', 'browser_broken.lua');
+  await page.fill('#skill-source', "skill = { name = 'browser_broken', permissions = { 'root' } }\nfunction run() return true end\n");
+  await page.click('#skill-upload');
+  await page.waitForSelector('tr[data-file="browser_broken.lua"]');
+  await page.locator('tr[data-file="browser_broken.lua"] button[data-action=load]').click();
+  await flashError.waitFor();
+  check(`a file the loader refuses shows the loader's sentence, no dialog (${await flashError.textContent()})`,
+    (await flashError.textContent()).includes('root') && (await dialog.count()) === 0);
+  await page.locator('tr[data-file="browser_hello.lua"] button[data-action=load]').click();
+  await dialog.waitFor();
+  const loadDesc = await page.textContent('#twofa-description');
+  check(`the load asks for a code and shows the skill (${loadDesc})`,
+    loadDesc.includes('Load the dynamic skill browser_hello version 1 from browser_hello.lua with permissions: memory_read'));
+  await shot('09e-skills-load-dialog', false);
+  await approveWith(stepCode(base32(key)));
+  const skillRow = page.locator('tr[data-skill="browser_hello"]');
+  await skillRow.waitFor();
+  check(`the approved skill is loaded and listed (${await page.textContent('main > .msg.flash')})`,
+    (await page.textContent('main > .msg.flash.ok')).includes('Loaded browser_hello version 1') &&
+    (await skillRow.locator('td[data-field=kind]').textContent()) === 'dynamic' &&
+    (await skillRow.locator('td[data-field=version]').textContent()) === '1' &&
+    (await skillRow.locator('td[data-field=permissions]').textContent()) === 'memory_read');
+  check('its description is shown as text, never as HTML',
+    (await skillRow.locator('td').first().textContent()).includes('<img src=x onerror=alert(1)>') &&
+    (await skillRow.locator('img').count()) === 0);
+  check('the file says which skill it is loaded as',
+    (await page.textContent('tr[data-file="browser_hello.lua"] td[data-field=loaded_as]')) === 'browser_hello');
+  await shot('09f-skills');
+  await skillRow.locator('button[data-action=unload]').click();
+  await dialog.waitFor();
+  check(`the unload asks for a code (${await page.textContent('#twofa-description')})`,
+    (await page.textContent('#twofa-description')).includes('Unload the dynamic skill browser_hello'));
+  await approveWith(stepCode(base32(key)));
+  await skillRow.waitFor({ state: 'detached' });
+  check(`the unloaded skill is gone (${await page.textContent('main > .msg.flash')})`,
+    (await page.textContent('main > .msg.flash.ok')).includes('Unloaded browser_hello') &&
+    (await page.textContent('tr[data-file="browser_hello.lua"] td[data-field=loaded_as]')) === '');
 
   await page.click('nav a[data-page=logs]');
   await page.waitForSelector('pre.logs');

@@ -220,6 +220,67 @@ check "so the chat is not asked" [ "$(sent_from "$n" | wc -l)" = 0 ]
 check "and a code in the chat approves nothing" ask "$(totp "$SECRET" 1)" 'commands only'
 sql "UPDATE totp_steps SET last_step = 0"
 
+# --- dynamic skills: loading needs the second factor (the CLI's --code; a skill's load_skill asks the chat) ---
+SKD="$T_DIR/n/skills"
+check "SKILLS_DIR is made under the data directory" [ -d "$SKD" ]
+cat >"$SKD/hello.lua" <<'LUA'
+skill = { name = "hello", version = "1", description = "greets", permissions = { "telegram_send" } }
+function run(args)
+  local ok, err = SkillAPI.send_message("hello from the sandbox: " .. tostring(args.input))
+  if not ok then return nil, err end
+  return true, "sent"
+end
+LUA
+cat >"$SKD/loader.lua" <<'LUA'
+skill = { name = "loader", version = "1", permissions = { "skill_manage" } }
+function run(args)
+  local r, e = SkillAPI.load_skill("later.lua")
+  if not r then return nil, e end
+  return true, r.status
+end
+LUA
+cat >"$SKD/later.lua" <<'LUA'
+skill = { name = "later", version = "7" }
+function run() return true, "later ran" end
+LUA
+out=$("$B" skill load hello.lua 2>&1); rc=$?
+check "the CLI refuses to load a skill without --code" [ "$rc" = 1 ]
+check "saying why" grep -q "requires 2FA" <<<"$out"
+out=$("$B" skill load hello.lua --code "$(totp "$SECRET")" 2>&1); rc=$?
+check "and loads it with a valid code" [ "$rc" = 0 ]
+check "printing what it loaded" grep -q "loaded hello 1" <<<"$out"
+check "the running node picks the load up" wait_log "$T_DIR/node.log" "module=skills event=loaded skill=hello" 10
+out=$("$B" skill load loader.lua --code "$(totp "$SECRET" 1)" 2>&1)
+check "a second skill loads" grep -q "loaded loader 1" <<<"$out"
+check "/skills lists the dynamic skills" ask "/skills" 'hello.*loader|loader.*hello'
+cat >"$T_DIR/wf5.json" <<'JSON'
+{"version": 1, "workflow": {"name": "dyn"},
+ "steps": [{"position": 1, "name": "greet", "skill": "hello"}]}
+JSON
+"$B" workflow import "$T_DIR/wf5.json" >/dev/null 2>&1
+cat >"$T_DIR/wf6.json" <<'JSON'
+{"version": 1, "workflow": {"name": "asks"},
+ "steps": [{"position": 1, "name": "load", "skill": "loader"}]}
+JSON
+"$B" workflow import "$T_DIR/wf6.json" >/dev/null 2>&1
+sql "UPDATE workflows SET enabled = true WHERE name IN ('dyn', 'asks')"
+n=$(sent_count)
+check "a workflow step runs the sandboxed skill" ask "/run dyn" 'started'
+check "whose SkillAPI call reaches the chat" wait_sent "$n" 'hello from the sandbox'
+sql "UPDATE totp_steps SET last_step = 0"
+n=$(sent_count)
+tg_msg "/run asks"
+check "a skill's load_skill asks the owner for a code" wait_sent "$n" 'requires 2FA verification.*Load the dynamic skill `later` version `7` from `later.lua` with permissions: none; routes: on_success, on_error; SHA-256 [0-9a-f]{16}\.\.\. \(asked by the dynamic skill loader\)'
+check "later is not loaded before the code" not grep -q "skill=later" "$T_DIR/node.log"
+check "the code loads it" ask "$(totp "$SECRET")" 'Skill <code>later</code> loaded \(version 7\)'
+check "it is recorded" [ "$(sql "SELECT version FROM dynamic_skills WHERE name = 'later'")" = 7 ]
+out=$("$B" skill unload later --code "$(totp "$SECRET" 1)" 2>&1); rc=$?
+check "the CLI unloads it with a code" [ "$rc" = 0 ]
+check "the node drops it" wait_log "$T_DIR/node.log" "event=unloaded skill=later" 10
+out=$("$B" skill unload shell 2>&1); rc=$?
+check "core skills can never be unloaded" [ "$rc" = 1 ]
+sql "UPDATE totp_steps SET last_step = 0"
+
 check "re-keying needs a code" ask "/setup 2fa" 'Set up 2FA again'
 check "/disable 2fa replaces that challenge and asks for a code" ask "/disable 2fa" 'requires 2FA verification.*Disable 2FA'
 check "the code turns 2FA off" ask "$(totp "$SECRET" 1)" '2FA disabled'

@@ -3,10 +3,15 @@
  * password, new session id), security headers, CSRF on state-changing API calls, logout invalidation, the login rate
  * limiter (block, Retry-After, expiry, window decay, limits changed at runtime, X-Forwarded-For only when trusted),
  * the API token (bearer, no CSRF, rotation, masking), /metrics in JSON and Prometheus text, the GitHub webhook's
- * signature rules and body cap, and a workflow run started from the API. Tests run in order and share the node. */
+ * signature rules and body cap, a workflow run started from the API, policy rules and the audit log, the 2FA
+ * challenges of every guarded path, and the Skills page's API (the registry with its breakers, the files in
+ * SKILLS_DIR, uploads and their rules, loads, reloads and unloads behind a code, refused while 2FA is off). Tests run
+ * in order and share the node. */
 #include <curl/curl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -223,17 +229,18 @@ static void health_is_public_and_says_the_database_is_up(void **state)
 static void everything_else_needs_a_session(void **state)
 {
     (void)state;
-    const char *pages[] = {"/", "/workflows", "/runs", "/config", "/logs"};
+    const char *pages[] = {"/", "/workflows", "/runs", "/skills", "/policies", "/config", "/logs"};
     char loc[256];
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
         resp_t r = http("GET", pages[i], NULL, 0, NULL, NULL);
         assert_int_equal(r.status, 302);
         assert_true(header(&r, "location", loc, sizeof(loc)));
         assert_string_equal(loc, "/login");
         resp_free(&r);
     }
-    const char *apis[] = {"/api/session", "/api/workflows", "/api/settings", "/metrics"};
-    for (size_t i = 0; i < 4; i++) {
+    const char *apis[] = {"/api/session",  "/api/workflows", "/api/settings",    "/metrics",
+                          "/api/policies", "/api/audit",     "/api/skills/files"};
+    for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++) {
         resp_t r = http("GET", apis[i], NULL, 0, NULL, NULL);
         assert_int_equal(r.status, 401);
         json_t *j = json_of(&r);
@@ -721,6 +728,54 @@ static void two_factor_guards_every_api_path(void **state)
     assert_true(json_integer_value(json_object_get(res, "run_id")) > 0 || json_is_true(json_object_get(res, "queued")));
     json_decref(j);
 
+    /* policy rules: a refused rule is refused at once (no challenge); every change of a valid one waits for a code,
+     * and the approval runs exactly the rule that was described */
+    r = api("POST", "/api/policies", "{\"name\":\"x\",\"rule_type\":\"rate_limit\",\"config\":{\"max_calls\":0}}",
+            true);
+    assert_int_equal(r.status, 422);
+    assert_non_null(strstr(r.body, "\"field\":\"config\""));
+    resp_free(&r);
+    r = api("POST", "/api/policies",
+            "{\"name\":\"guarded rule\",\"rule_type\":\"time_window\",\"config\":{\"deny_start_hour\":1,"
+            "\"deny_end_hour\":2},\"priority\":3}",
+            true);
+    assert_non_null(strstr(r.body, "Add policy rule `guarded rule` (time_window, priority 3, enabled): "
+                                   "`{\\\"deny_start_hour\\\":1,\\\"deny_end_hour\\\":2}`"));
+    challenge_of(&r, id, sizeof(id));
+    r = api("GET", "/api/policies", NULL, false);
+    assert_null(strstr(r.body, "guarded rule")); /* not before the code */
+    resp_free(&r);
+    next_code(code);
+    r = verify(id, code);
+    assert_int_equal(r.status, 200);
+    j = json_of(&r);
+    resp_free(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "policy_add");
+    long long rule_id = json_integer_value(json_object_get(json_object_get(j, "result"), "id"));
+    json_decref(j);
+    assert_true(rule_id > 0);
+    r = api("GET", "/api/policies", NULL, false);
+    assert_non_null(strstr(r.body, "\"name\":\"guarded rule\""));
+    resp_free(&r);
+    char rpath[64];
+    snprintf(rpath, sizeof(rpath), "/api/policies/%lld/disable", (long long)rule_id);
+    r = api("POST", rpath, NULL, true);
+    assert_non_null(strstr(r.body, "Disable policy rule"));
+    challenge_of(&r, id, sizeof(id));
+    snprintf(rpath, sizeof(rpath), "/api/policies/%lld", (long long)rule_id);
+    r = api("PUT", rpath, "{\"name\":\"renamed\",\"rule_type\":\"time_window\",\"config\":{}}", true);
+    challenge_of(&r, id, sizeof(id));
+    r = api("DELETE", rpath, NULL, true);
+    assert_non_null(strstr(r.body, "Delete policy rule"));
+    challenge_of(&r, id, sizeof(id));
+    r = verify(id, "000000");
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("GET", "/api/policies", NULL, false);
+    assert_non_null(strstr(r.body, "\"name\":\"guarded rule\"")); /* neither renamed, disabled nor deleted */
+    assert_null(strstr(r.body, "\"enabled\":false"));
+    resp_free(&r);
+
     /* edits of that workflow, its flag, the API token, re-keying and disabling all wait for a code */
     r = api("POST", "/api/workflows/guarded/disable", NULL, true);
     challenge_of(&r, id, sizeof(id));
@@ -744,7 +799,14 @@ static void two_factor_guards_every_api_path(void **state)
     assert_null(strstr(r.body, head));
     assert_null(strstr(r.body, totp_secret + 28));
     resp_free(&r);
-    r = api("POST", "/api/2fa/setup", NULL, true);
+}
+
+/* 2FA stays on from two_factor_guards_every_api_path until here (the dynamic skills' test needs it). */
+static void two_factor_is_turned_off_with_a_code(void **state)
+{
+    (void)state;
+    char id[64], code[7];
+    resp_t r = api("POST", "/api/2fa/setup", NULL, true);
     challenge_of(&r, id, sizeof(id));
     r = api("POST", "/api/2fa/disable", NULL, true);
     challenge_of(&r, id, sizeof(id));
@@ -1012,6 +1074,944 @@ static void bodies_over_the_limit_are_refused(void **state)
     resp_free(&r);
 }
 
+/* --- policies and the audit log --- */
+
+/* psql on the node's database (DATABASE_URL, as web_http.sh exports it): runs sql, returns what it printed (free
+ * it). */
+static char *psql(const char *sql)
+{
+    char file[] = "/tmp/ac-web-http-sql.XXXXXX", cmd[256], buf[4096];
+    int fd = mkstemp(file);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, sql, strlen(sql)), (ssize_t)strlen(sql));
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "psql -X -q -At -v ON_ERROR_STOP=1 -d \"$DATABASE_URL\" -f %s 2>&1", file);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char *out = calloc(1, 1);
+    size_t len = 0, n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) {
+        out = realloc(out, len + n + 1);
+        memcpy(out + len, buf, n);
+        len += n;
+        out[len] = '\0';
+    }
+    int rc = pclose(p);
+    unlink(file);
+    if (rc != 0)
+        fail_msg("psql failed (%d): %s", rc, out);
+    return out;
+}
+
+static long long psql_int(const char *sql)
+{
+    char *out = psql(sql);
+    long long v = strtoll(out, NULL, 10);
+    free(out);
+    return v;
+}
+
+/* The list of rules (GET /api/policies), parsed. */
+static json_t *rules_now(void)
+{
+    resp_t r = api("GET", "/api/policies", NULL, false);
+    assert_int_equal(r.status, 200);
+    json_t *j = json_of(&r);
+    resp_free(&r);
+    json_t *a = json_incref(json_object_get(j, "policies"));
+    json_decref(j);
+    assert_true(json_is_array(a));
+    return a;
+}
+
+static json_t *rule_named(json_t *rules, const char *name)
+{
+    size_t i;
+    json_t *r;
+    json_array_foreach(rules, i, r)
+    {
+        if (strcmp(json_string_value(json_object_get(r, "name")), name) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+/* A refused rule: 422, the field named and the server's sentence (containing `says`). */
+static void refused(const char *method, const char *path, const char *body, const char *field, const char *says)
+{
+    resp_t r = api(method, path, body, true);
+    if (r.status != 422)
+        fail_msg("%s %s %s: %ld %s", method, path, body, r.status, r.body);
+    json_t *j = json_of(&r);
+    const char *f = json_string_value(json_object_get(j, "field")), *e = json_string_value(json_object_get(j, "error"));
+    if (field != NULL && (f == NULL || strcmp(f, field) != 0))
+        fail_msg("%s: field %s, expected %s (%s)", body, f != NULL ? f : "(none)", field, r.body);
+    if (e == NULL || strstr(e, says) == NULL)
+        fail_msg("%s: error \"%s\", expected it to say \"%s\"", body, e != NULL ? e : "", says);
+    json_decref(j);
+    resp_free(&r);
+}
+
+static long long created(const char *body)
+{
+    resp_t r = api("POST", "/api/policies", body, true);
+    if (r.status != 201)
+        fail_msg("%s: %ld %s", body, r.status, r.body);
+    json_t *j = json_of(&r);
+    long long id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    resp_free(&r);
+    assert_true(id > 0);
+    return id;
+}
+
+static void policy_rules_are_checked_created_edited_and_removed(void **state)
+{
+    (void)state;
+    /* without a session nothing; with one, a change needs the CSRF token (DELETE too) */
+    const char *rule = "{\"name\":\"r\",\"rule_type\":\"rate_limit\",\"config\":{}}";
+    resp_t r = http("GET", "/api/policies", NULL, 0, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = http("POST", "/api/policies", rule, strlen(rule), NULL, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = http("DELETE", "/api/policies/1", NULL, 0, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = api("POST", "/api/policies", rule, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("DELETE", "/api/policies/1", NULL, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("PUT", "/api/policies/1", rule, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("POST", "/api/policies/1/disable", NULL, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("POST", "/api/policies", "{not json", true);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+
+    /* each rule type's config is checked by the engine's parser; the answer names the field */
+    const char *P = "/api/policies";
+#define RULE(type, cfg) "{\"name\":\"bad\",\"rule_type\":\"" type "\",\"config\":" cfg "}"
+    refused("POST", P, RULE("rate_limit", "{\"max_calls\":\"ten\"}"), "config", "max_calls: must be an integer");
+    refused("POST", P, RULE("rate_limit", "{\"max_calls\":0}"), "config", "max_calls: must be an integer from 1");
+    refused("POST", P, RULE("rate_limit", "{\"window_seconds\":86401}"), "config", "window_seconds");
+    refused("POST", P, RULE("rate_limit", "{\"max_calls\":5,\"burst\":2}"), "config", "unknown field \"burst\"");
+    refused("POST", P, RULE("rate_limit", "{\"permission\":\"shell\"}"), "config", "unknown permission \"shell\"");
+    refused("POST", P, RULE("time_window", "{\"deny_start_hour\":7,\"deny_end_hour\":6}"), "config",
+            "deny_start_hour must be before deny_end_hour");
+    refused("POST", P, RULE("time_window", "{\"deny_end_hour\":25}"), "config", "deny_end_hour");
+    refused("POST", P, RULE("chain_restriction", "{}"), "config", "caller_pattern: a text of 1 to");
+    refused("POST", P, RULE("chain_restriction", "{\"caller_pattern\":\"\"}"), "config", "caller_pattern");
+    refused("POST", P, RULE("permission_override", "{\"action\":\"deny\"}"), "config", "permission: is required");
+    refused("POST", P, RULE("permission_override", "{\"permission\":\"llm\",\"action\":\"grant\"}"), "config",
+            "action: must be \"deny\" or \"allow\"");
+    refused("POST", P,
+            RULE("permission_override", "{\"permission\":\"llm\",\"action\":\"deny\",\"expires_at\":\"soon\"}"),
+            "config", "expires_at: an ISO 8601 time");
+    refused("POST", P, RULE("rate_limit", "\"{not json\""), "config", "config: must be a JSON object");
+    refused("POST", P, RULE("rate_limit", "[1]"), "config", "config: must be a JSON object");
+    refused("POST", P, RULE("mcp_restriction", "{}"), "rule_type", "rule type must be rate_limit");
+    refused("POST", P, "{\"name\":\"\",\"rule_type\":\"rate_limit\",\"config\":{}}", "name", "name: 1 to 255");
+    refused("POST", P, "{\"rule_type\":\"rate_limit\",\"config\":{}}", "name", "name:");
+    refused("POST", P, "{\"name\":\"p\",\"rule_type\":\"rate_limit\",\"config\":{},\"priority\":\"high\"}", "priority",
+            "priority: an integer");
+    refused("POST", P, "{\"name\":\"p\",\"rule_type\":\"rate_limit\",\"config\":{},\"priority\":2000000}", "priority",
+            "priority: an integer from -1000000 to 1000000");
+    refused("POST", P, "{\"name\":\"p\",\"rule_type\":\"rate_limit\",\"config\":{},\"enabled\":\"yes\"}", "enabled",
+            "enabled: true or false");
+    refused("POST", P, "{\"name\":\"p\",\"rule_type\":\"rate_limit\",\"config\":{},\"owner\":\"me\"}", NULL,
+            "unknown field \"owner\"");
+#undef RULE
+    json_t *rules = rules_now();
+    assert_int_equal(json_array_size(rules), 0); /* nothing refused was stored */
+    json_decref(rules);
+
+    /* one valid rule of each type; the config may come as its JSON text (as the form's textarea sends it) */
+    long long rl = created("{\"name\":\"calls\",\"rule_type\":\"rate_limit\",\"config\":{\"permission\":\"web_read\","
+                           "\"max_calls\":5,\"window_seconds\":60},\"priority\":10}");
+    long long tw = created("{\"name\":\"nights\",\"description\":\"no web at night\",\"rule_type\":\"time_window\","
+                           "\"config\":\"{\\n  \\\"deny_start_hour\\\": 0,\\n  \\\"deny_end_hour\\\": 6\\n}\"}");
+    long long cr = created("{\"name\":\"no chains\",\"rule_type\":\"chain_restriction\",\"config\":{\"caller_pattern\":"
+                           "\"dynamic:scraper\"},\"priority\":-5,\"enabled\":false}");
+    long long po = created("{\"name\":\"no llm\",\"rule_type\":\"permission_override\",\"config\":{\"permission\":"
+                           "\"llm\",\"action\":\"deny\",\"expires_at\":\"2030-01-01T00:00:00Z\"},\"priority\":20}");
+    rules = rules_now();
+    assert_int_equal(json_array_size(rules), 4);
+    /* highest priority first */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rules, 0), "id")), po);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rules, 1), "id")), rl);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rules, 2), "id")), tw);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rules, 3), "id")), cr);
+    json_t *n = rule_named(rules, "nights");
+    assert_true(json_is_true(json_object_get(n, "valid")));
+    assert_true(json_is_true(json_object_get(n, "enabled")));
+    assert_string_equal(json_string_value(json_object_get(n, "description")), "no web at night");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(n, "config"), "deny_end_hour")), 6);
+    assert_false(json_is_true(json_object_get(rule_named(rules, "no chains"), "enabled")));
+    json_decref(rules);
+    r = api("GET", "/api/policies", NULL, false);
+    assert_non_null(strstr(r.body, "\"rule_types\":[\"rate_limit\",\"time_window\",\"chain_restriction\","
+                                   "\"permission_override\"]"));
+    assert_non_null(strstr(r.body, "\"workflow_manage\""));
+    resp_free(&r);
+
+    /* an edit: the same checks, and every node hears of it (the table's trigger sends NOTIFY alexclaw_policies) */
+    char path[64];
+    snprintf(path, sizeof(path), "/api/policies/%lld", rl);
+    refused("PUT", path, "{\"name\":\"calls\",\"rule_type\":\"rate_limit\",\"config\":{\"max_calls\":-1}}", "config",
+            "max_calls");
+    FILE *listener = popen("psql -X -q -At -d \"$DATABASE_URL\" -c 'LISTEN alexclaw_policies' "
+                           "-c 'SELECT pg_sleep(3.017)' 2>&1",
+                           "r");
+    assert_non_null(listener);
+    bool listening = false;
+    for (int i = 0; i < 100 && !listening; i++) {
+        listening = psql_int("SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(3.017)'") == 1;
+        if (!listening)
+            usleep(50000);
+    }
+    assert_true(listening);
+    r = api("PUT", path,
+            "{\"name\":\"fewer calls\",\"rule_type\":\"rate_limit\",\"config\":{\"permission\":\"web_read\","
+            "\"max_calls\":2,\"window_seconds\":60},\"priority\":30}",
+            true);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"name\":\"fewer calls\""));
+    resp_free(&r);
+    char heard[1024] = "";
+    size_t got = fread(heard, 1, sizeof(heard) - 1, listener);
+    heard[got] = '\0';
+    pclose(listener);
+    assert_non_null(strstr(heard, "Asynchronous notification \"alexclaw_policies\""));
+    rules = rules_now();
+    json_t *e = json_array_get(rules, 0); /* priority 30 now: first */
+    assert_string_equal(json_string_value(json_object_get(e, "name")), "fewer calls");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "config"), "max_calls")), 2);
+    assert_true(json_is_true(json_object_get(e, "enabled"))); /* no "enabled" in the body: unchanged */
+    json_decref(rules);
+    r = api("PUT", "/api/policies/999999", "{\"name\":\"x\",\"rule_type\":\"rate_limit\",\"config\":{}}", true);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    r = api("PUT", "/api/policies/abc", "{\"name\":\"x\",\"rule_type\":\"rate_limit\",\"config\":{}}", true);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+
+    /* disable, enable, delete */
+    snprintf(path, sizeof(path), "/api/policies/%lld/disable", tw);
+    r = api("POST", path, NULL, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    rules = rules_now();
+    assert_false(json_is_true(json_object_get(rule_named(rules, "nights"), "enabled")));
+    json_decref(rules);
+    snprintf(path, sizeof(path), "/api/policies/%lld/enable", tw);
+    r = api("POST", path, NULL, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    rules = rules_now();
+    assert_true(json_is_true(json_object_get(rule_named(rules, "nights"), "enabled")));
+    json_decref(rules);
+    r = api("POST", "/api/policies/999999/enable", NULL, true);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    snprintf(path, sizeof(path), "/api/policies/%lld", cr);
+    r = api("DELETE", path, NULL, true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    r = api("DELETE", path, NULL, true);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    /* a bearer token needs no CSRF token */
+    char h[200];
+    snprintf(h, sizeof(h), "Authorization: Bearer %s", token);
+    const char *bearer[] = {h, NULL};
+    snprintf(path, sizeof(path), "/api/policies/%lld", po);
+    r = http("DELETE", path, NULL, 0, bearer, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+
+    /* a rule written with SQL that the engine skips: the page says why */
+    free(psql("INSERT INTO auth_policies (name, rule_type, config) VALUES ('by hand', 'rate_limit', "
+              "'{\"max_calls\": 0}')"));
+    rules = rules_now();
+    json_t *hand = rule_named(rules, "by hand");
+    assert_false(json_is_true(json_object_get(hand, "valid")));
+    assert_non_null(strstr(json_string_value(json_object_get(hand, "problem")), "max_calls"));
+    json_decref(rules);
+    free(psql("DELETE FROM auth_policies WHERE name = 'by hand'"));
+}
+
+/* The audit chain written from outside, to check the node against: policy/audit.h's format, implemented again here
+ * with OpenSSL (HKDF-SHA256 of SECRET_KEY_BASE, salt 32 zero bytes, info AlexClaw.Auth.AuditChain; each row
+ * HMAC-SHA256 over "row\0", the previous hash and the length-prefixed columns; the ends pinned by marks). */
+typedef struct {
+    uint8_t b[1024];
+    size_t n;
+} canon_t;
+
+static void canon_put(canon_t *c, const void *p, size_t n)
+{
+    assert_true(c->n + n <= sizeof(c->b));
+    memcpy(c->b + c->n, p, n);
+    c->n += n;
+}
+
+static void canon_int(canon_t *c, int64_t v)
+{
+    uint8_t x[8];
+    for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
+        x[i] = (uint8_t)(v & 0xff);
+    canon_put(c, x, 8);
+}
+
+static void canon_str(canon_t *c, const char *s)
+{
+    uint32_t n = s == NULL ? 0xffffffffu : (uint32_t)strlen(s);
+    uint8_t x[4] = {(uint8_t)(n >> 24), (uint8_t)(n >> 16), (uint8_t)(n >> 8), (uint8_t)n};
+    canon_put(c, x, 4);
+    if (s != NULL)
+        canon_put(c, s, strlen(s));
+}
+
+static void audit_key(uint8_t key[32])
+{
+    const char *skb = getenv("SECRET_KEY_BASE");
+    assert_non_null(skb);
+    uint8_t salt[32] = {0};
+    size_t len = 32;
+    EVP_PKEY_CTX *k = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+    assert_non_null(k);
+    assert_true(EVP_PKEY_derive_init(k) > 0 && EVP_PKEY_CTX_set_hkdf_md(k, EVP_sha256()) > 0 &&
+                EVP_PKEY_CTX_set1_hkdf_salt(k, salt, 32) > 0 &&
+                EVP_PKEY_CTX_set1_hkdf_key(k, (const unsigned char *)skb, (int)strlen(skb)) > 0 &&
+                EVP_PKEY_CTX_add1_hkdf_info(k, (const unsigned char *)"AlexClaw.Auth.AuditChain", 24) > 0 &&
+                EVP_PKEY_derive(k, key, &len) > 0 && len == 32);
+    EVP_PKEY_CTX_free(k);
+}
+
+static void hmac32(const uint8_t key[32], const canon_t *c, uint8_t out[32])
+{
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), key, 32, c->b, c->n, out, &n);
+    assert_int_equal(n, 32);
+}
+
+static void hex32(const uint8_t *b, char out[65])
+{
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+#define AUDIT_ROWS 120
+
+/* Row i (1..AUDIT_ROWS) of the seeded log: three callers in turn, one a minute from base; row 5 is a coalesced
+ * denial (count 4) whose last one came at base + 12 minutes. */
+typedef struct {
+    const char *caller, *type, *perm, *decision, *reason;
+    int64_t run_id;
+    int depth, count;
+    int64_t at, last;
+} seed_row_t;
+
+static seed_row_t seed_row(int i, int64_t t0)
+{
+    seed_row_t s;
+    switch (i % 3) {
+    case 0:
+        s = (seed_row_t){"dynamic:scraper", "dynamic", "web_read", "deny", "rate limit exceeded", 0, 0, 1, 0, 0};
+        break;
+    case 1: s = (seed_row_t){"dynamic:Notes", "dynamic", "memory_read", "allow", NULL, 7, 1, 1, 0, 0}; break;
+    default:
+        s = (seed_row_t){"dynamic:mailer", "dynamic", "telegram_send", "deny", "outside hours", 0, 2, 1, 0, 0};
+        break;
+    }
+    s.at = s.last = t0 + (int64_t)i * 60;
+    if (i == 5) {
+        s.count = 4;
+        s.last = t0 + 12 * 60;
+    }
+    return s;
+}
+
+static int64_t audit_base;
+
+static void seed_audit_chain(void)
+{
+    uint8_t key[32], prev[32] = {0}, hash[32], mark[32];
+    audit_key(key);
+    audit_base = ((int64_t)time(NULL) - 3 * 86400) / 60 * 60;
+    size_t cap = 640 * AUDIT_ROWS + 4096, len = 0;
+    char *sql = malloc(cap), ph[65], hh[65], mh[65];
+    len += (size_t)snprintf(sql + len, cap - len, "BEGIN;\n");
+    for (int i = 1; i <= AUDIT_ROWS; i++) {
+        seed_row_t s = seed_row(i, audit_base);
+        canon_t c = {.n = 0};
+        canon_put(&c, "row", 4);
+        canon_put(&c, prev, 32);
+        canon_int(&c, i);
+        canon_str(&c, s.caller);
+        canon_str(&c, s.type);
+        canon_str(&c, s.perm);
+        canon_str(&c, s.decision);
+        canon_str(&c, s.reason);
+        canon_int(&c, s.run_id);
+        canon_int(&c, s.depth);
+        canon_int(&c, s.at);
+        canon_int(&c, s.count);
+        canon_int(&c, s.last);
+        hmac32(key, &c, hash);
+        hex32(prev, ph);
+        hex32(hash, hh);
+        char reason[64];
+        snprintf(reason, sizeof(reason), s.reason != NULL ? "'%s'" : "NULL", s.reason);
+        len += (size_t)snprintf(sql + len, cap - len,
+                                "INSERT INTO auth_audit_log (id, caller, caller_type, permission, decision, reason, "
+                                "workflow_run_id, chain_depth, inserted_at, count, last_at, prev_hash, hash) VALUES "
+                                "(%d, '%s', '%s', '%s', '%s', %s, nullif(%lld, 0), %d, to_timestamp(%lld) AT TIME "
+                                "ZONE 'utc', %d, to_timestamp(%lld) AT TIME ZONE 'utc', '\\x%s', '\\x%s');\n",
+                                i, s.caller, s.type, s.perm, s.decision, reason, (long long)s.run_id, s.depth,
+                                (long long)s.at, s.count, (long long)s.last, ph, hh);
+        memcpy(prev, hash, 32);
+    }
+    uint8_t zero[32] = {0};
+    canon_t c = {.n = 0};
+    canon_put(&c, "mark", 5);
+    canon_str(&c, "first");
+    canon_int(&c, 1);
+    canon_put(&c, zero, 32);
+    hmac32(key, &c, mark);
+    hex32(mark, mh);
+    len +=
+        (size_t)snprintf(sql + len, cap - len, "UPDATE auth_audit_ends SET first_id = 1, first_mark = '\\x%s';\n", mh);
+    c.n = 0;
+    canon_put(&c, "mark", 5);
+    canon_str(&c, "last");
+    canon_int(&c, AUDIT_ROWS);
+    canon_put(&c, prev, 32);
+    hmac32(key, &c, mark);
+    hex32(mark, mh);
+    hex32(prev, hh);
+    len += (size_t)snprintf(sql + len, cap - len,
+                            "UPDATE auth_audit_ends SET last_id = %d, last_hash = '\\x%s', last_mark = '\\x%s';\n"
+                            "SELECT setval('auth_audit_log_id_seq', %d);\nCOMMIT;\n",
+                            AUDIT_ROWS, hh, mh, AUDIT_ROWS);
+    assert_true(len < cap);
+    free(psql(sql));
+    free(sql);
+    explicit_bzero(key, sizeof(key));
+}
+
+/* GET path: the JSON answer (status 200 asserted). */
+static json_t *get_json(const char *path)
+{
+    resp_t r = api("GET", path, NULL, false);
+    if (r.status != 200)
+        fail_msg("GET %s: %ld %s", path, r.status, r.body);
+    json_t *j = json_of(&r);
+    resp_free(&r);
+    return j;
+}
+
+/* The ids a page of the audit log shows, newest first, into ids (at most cap); returns how many. */
+static size_t audit_ids(json_t *page, long long *ids, size_t cap)
+{
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(json_object_get(page, "entries"), i, e)
+    {
+        if (n < cap)
+            ids[n++] = json_integer_value(json_object_get(e, "id"));
+    }
+    return n;
+}
+
+static void audit_bad_filter(const char *query, const char *field)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/api/audit?%s", query);
+    resp_t r = api("GET", path, NULL, false);
+    if (r.status != 400)
+        fail_msg("%s: %ld %s", path, r.status, r.body);
+    json_t *j = json_of(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "field")), field);
+    json_decref(j);
+    resp_free(&r);
+}
+
+static void iso(int64_t t, char out[32])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void the_audit_log_is_filtered_paged_and_its_chain_verified(void **state)
+{
+    (void)state;
+    resp_t r = http("GET", "/api/audit", NULL, 0, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = http("GET", "/api/audit/verify", NULL, 0, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    /* an empty chain is intact (nothing on this node writes to the log before the seed) */
+    json_t *v = get_json("/api/audit/verify");
+    assert_true(json_is_true(json_object_get(v, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(v, "rows")), 0);
+    json_decref(v);
+    json_t *page = get_json("/api/audit");
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), 0);
+    assert_true(json_is_null(json_object_get(page, "next_before")));
+    json_decref(page);
+
+    seed_audit_chain();
+    v = get_json("/api/audit/verify");
+    if (!json_is_true(json_object_get(v, "ok")))
+        fail_msg("the seeded chain does not verify: %s", json_string_value(json_object_get(v, "problem")));
+    assert_int_equal(json_integer_value(json_object_get(v, "rows")), AUDIT_ROWS);
+    assert_int_equal(json_integer_value(json_object_get(v, "first_id")), 1);
+    assert_int_equal(json_integer_value(json_object_get(v, "last_id")), AUDIT_ROWS);
+    json_decref(v);
+
+    /* newest first, 50 a page; each page continues where the last one ended */
+    long long ids[AUDIT_ROWS + 1];
+    page = get_json("/api/audit");
+    assert_int_equal(audit_ids(page, ids, AUDIT_ROWS), 50);
+    assert_int_equal(ids[0], AUDIT_ROWS);
+    assert_int_equal(ids[49], AUDIT_ROWS - 49);
+    assert_int_equal(json_integer_value(json_object_get(page, "next_before")), AUDIT_ROWS - 49);
+    json_t *first = json_array_get(json_object_get(page, "entries"), 0);
+    assert_string_equal(json_string_value(json_object_get(first, "caller")), "dynamic:scraper"); /* 120 % 3 == 0 */
+    assert_string_equal(json_string_value(json_object_get(first, "decision")), "deny");
+    assert_string_equal(json_string_value(json_object_get(first, "reason")), "rate limit exceeded");
+    char at[32];
+    iso(audit_base + AUDIT_ROWS * 60, at);
+    assert_string_equal(json_string_value(json_object_get(first, "at")), at);
+    json_decref(page);
+    page = get_json("/api/audit?before=71");
+    assert_int_equal(audit_ids(page, ids, AUDIT_ROWS), 50);
+    assert_int_equal(ids[0], 70);
+    assert_int_equal(json_integer_value(json_object_get(page, "next_before")), 21);
+    json_decref(page);
+    page = get_json("/api/audit?before=21");
+    assert_int_equal(audit_ids(page, ids, AUDIT_ROWS), 20);
+    assert_int_equal(ids[19], 1);
+    assert_true(json_is_null(json_object_get(page, "next_before")));
+    json_decref(page);
+    /* the page size is bounded */
+    page = get_json("/api/audit?limit=100000");
+    assert_int_equal(json_integer_value(json_object_get(page, "limit")), 200);
+    assert_int_equal(audit_ids(page, ids, AUDIT_ROWS), AUDIT_ROWS);
+    json_decref(page);
+    page = get_json("/api/audit?limit=0");
+    assert_int_equal(audit_ids(page, ids, AUDIT_ROWS), 1);
+    assert_int_equal(json_integer_value(json_object_get(page, "next_before")), AUDIT_ROWS);
+    json_decref(page);
+    page = get_json("/api/audit?limit=7&before=10");
+    assert_int_equal(audit_ids(page, ids, AUDIT_ROWS), 7);
+    assert_int_equal(ids[0], 9);
+    json_decref(page);
+
+    /* filters: decision, caller (a substring, any case, never a pattern), permission, time */
+    size_t i;
+    json_t *e;
+    page = get_json("/api/audit?decision=allow&limit=200");
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), AUDIT_ROWS / 3);
+    json_array_foreach(json_object_get(page, "entries"), i, e)
+    {
+        assert_string_equal(json_string_value(json_object_get(e, "decision")), "allow");
+        assert_int_equal(json_integer_value(json_object_get(e, "run_id")), 7);
+    }
+    json_decref(page);
+    page = get_json("/api/audit?decision=deny&caller=SCRAP&limit=200");
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), AUDIT_ROWS / 3);
+    json_array_foreach(json_object_get(page, "entries"), i, e)
+    {
+        assert_string_equal(json_string_value(json_object_get(e, "caller")), "dynamic:scraper");
+    }
+    json_decref(page);
+    page = get_json("/api/audit?caller=notes&permission=memory_read&limit=200");
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), AUDIT_ROWS / 3);
+    json_decref(page);
+    page = get_json("/api/audit?caller=notes&permission=web_read");
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), 0);
+    json_decref(page);
+    page = get_json("/api/audit?caller=%25");
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), 0);
+    json_decref(page);
+    page = get_json("/api/audit?caller=&decision=&permission=&limit=3"); /* empty filters: none */
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), 3);
+    json_decref(page);
+    /* rows 10 to 19 by their time, and row 5: a coalesced denial whose last one fell in the range */
+    char from[32], to[32], path[160];
+    iso(audit_base + 10 * 60, from);
+    iso(audit_base + 19 * 60, to);
+    snprintf(path, sizeof(path), "/api/audit?from=%s&to=%s", from, to);
+    page = get_json(path);
+    assert_int_equal(audit_ids(page, ids, AUDIT_ROWS), 11);
+    assert_int_equal(ids[0], 19);
+    assert_int_equal(ids[9], 10);
+    assert_int_equal(ids[10], 5);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(json_object_get(page, "entries"), 10), "count")),
+                     4);
+    json_decref(page);
+    snprintf(path, sizeof(path), "/api/audit?from=%s&decision=deny&caller=mailer", from);
+    page = get_json(path); /* the mailer's rows 11, 14, ... 119, and row 5 (coalesced: its last came at 12 min) */
+    assert_int_equal(json_array_size(json_object_get(page, "entries")), 38);
+    json_decref(page);
+    audit_bad_filter("decision=maybe", "decision");
+    audit_bad_filter("from=yesterday", "from");
+    audit_bad_filter("to=2026-01-01T00:00:00", "to"); /* no zone */
+    snprintf(path, sizeof(path), "to=%s&from=2030-01-01T00:00:00Z", to);
+    audit_bad_filter(path, "to");
+    audit_bad_filter("before=-3", "before");
+    audit_bad_filter("limit=many", "limit");
+    char longq[400];
+    snprintf(longq, sizeof(longq), "caller=%0300d", 0);
+    audit_bad_filter(longq, "caller");
+
+    /* a row changed with SQL breaks the chain at that row; put back, the chain is whole again */
+    free(psql("UPDATE auth_audit_log SET reason = 'nothing to see' WHERE id = 42"));
+    v = get_json("/api/audit/verify");
+    assert_false(json_is_true(json_object_get(v, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(v, "bad_id")), 42);
+    assert_int_equal(json_integer_value(json_object_get(v, "rows")), 42);
+    assert_non_null(strstr(json_string_value(json_object_get(v, "problem")), "changed or forged"));
+    json_decref(v);
+    free(psql("UPDATE auth_audit_log SET reason = 'rate limit exceeded' WHERE id = 42"));
+    v = get_json("/api/audit/verify");
+    assert_true(json_is_true(json_object_get(v, "ok")));
+    json_decref(v);
+    /* a row deleted in the middle: the next one no longer follows */
+    free(psql("DELETE FROM auth_audit_log WHERE id = 60"));
+    v = get_json("/api/audit/verify");
+    assert_false(json_is_true(json_object_get(v, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(v, "bad_id")), 61);
+    assert_non_null(strstr(json_string_value(json_object_get(v, "problem")), "does not follow"));
+    json_decref(v);
+}
+
+/* --- dynamic skills: the registry, the files, uploads, and loads behind 2FA --- */
+
+static json_t *skills_now(void)
+{
+    return get_json("/api/skills");
+}
+
+/* The element of j[key] whose `field` is value, or NULL. */
+static json_t *element(json_t *j, const char *key, const char *field, const char *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, key), i, e)
+    {
+        const char *v = json_string_value(json_object_get(e, field));
+        if (v != NULL && strcmp(v, value) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+/* POST /api/skills/files with a file name and source of the given lengths (NUL bytes included). */
+static resp_t upload_n(const char *file, size_t flen, const char *src, size_t slen)
+{
+    json_t *b = json_pack("{s:s%, s:s%}", "filename", file, flen, "source", src, slen);
+    assert_non_null(b);
+    char *text = json_dumps(b, JSON_COMPACT);
+    json_decref(b);
+    resp_t r = api("POST", "/api/skills/files", text, true);
+    free(text);
+    return r;
+}
+
+static resp_t upload(const char *file, const char *src)
+{
+    return upload_n(file, strlen(file), src, strlen(src));
+}
+
+/* An answer: the status, and the error containing says (NULL: not checked). */
+static void answers(resp_t r, long status, const char *says)
+{
+    if (r.status != status || (says != NULL && strstr(r.body, says) == NULL))
+        fail_msg("%ld %s: wanted %ld with \"%s\"", r.status, r.body, status, says != NULL ? says : "");
+    resp_free(&r);
+}
+
+static resp_t skill_post(const char *name, const char *op)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "/api/skills/%s/%s", name, op);
+    return api("POST", path, NULL, true);
+}
+
+static resp_t load_file(const char *file)
+{
+    char body[160];
+    snprintf(body, sizeof(body), "{\"file\":\"%s\"}", file);
+    return api("POST", "/api/skills/load", body, true);
+}
+
+static char skills_dir[4096];
+
+static void put_file(const char *name, const char *content)
+{
+    char path[4352];
+    snprintf(path, sizeof(path), "%s/%s", skills_dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+#define HELLO(v)                                                                                                       \
+    "skill = { name = 'hello', version = '" v "', description = 'says <b>hi</b> & <script>x</script>',\n"              \
+    "  permissions = { 'memory_read' }, routes = { 'on_success', 'on_shy' } }\n"                                       \
+    "function run(args) return true, 'hi' end\n"
+
+static void dynamic_skill_files_are_listed_written_and_refused_without_two_factor(void **state)
+{
+    (void)state;
+    /* a session (or the token) and, to change anything, the CSRF token */
+    const char *body = "{\"filename\":\"x.lua\",\"source\":\"x\"}";
+    answers(http("GET", "/api/skills", NULL, 0, NULL, NULL), 401, NULL);
+    answers(http("POST", "/api/skills/files", body, strlen(body), NULL, NULL), 401, NULL);
+    answers(http("POST", "/api/skills/load", "{\"file\":\"x.lua\"}", 16, NULL, NULL), 401, NULL);
+    answers(api("POST", "/api/skills/files", body, false), 403, "X-CSRF-Token");
+    answers(api("POST", "/api/skills/load", "{\"file\":\"x.lua\"}", false), 403, "X-CSRF-Token");
+    answers(api("POST", "/api/skills/web_fetch/unload", NULL, false), 403, "X-CSRF-Token");
+    answers(api("POST", "/api/skills/x/reload", NULL, false), 403, "X-CSRF-Token");
+
+    /* the core skills, with the fields steps have always read, and their circuit breakers */
+    json_t *j = skills_now();
+    json_t *dyn = json_object_get(j, "dynamic_skills");
+    assert_true(json_is_true(json_object_get(dyn, "enabled")));
+    assert_false(json_is_true(json_object_get(dyn, "two_factor")));
+    snprintf(skills_dir, sizeof(skills_dir), "%s", json_string_value(json_object_get(dyn, "dir")));
+    char want[4096];
+    snprintf(want, sizeof(want), "%s/skills", getenv("ALEXCLAW_DATA_DIR"));
+    assert_string_equal(skills_dir, want); /* SKILLS_DIR defaults to <data dir>/skills */
+    json_t *shell = element(j, "skills", "name", "shell");
+    assert_non_null(shell);
+    assert_string_equal(json_string_value(json_object_get(shell, "kind")), "core");
+    assert_string_equal(json_string_value(json_object_get(shell, "permissions")), "all");
+    assert_true(json_is_null(json_object_get(shell, "version")) && json_is_null(json_object_get(shell, "checksum")));
+    assert_non_null(json_string_value(json_object_get(shell, "description")));
+    assert_non_null(json_string_value(json_object_get(shell, "config")));
+    assert_true(json_is_boolean(json_object_get(shell, "external")));
+    assert_true(json_array_size(json_object_get(shell, "routes")) >= 2);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(shell, "breaker"), "state")), "closed");
+    /* telegram_notify failed in the runs above (no chat configured): its breaker counted it */
+    json_t *tb = json_object_get(element(j, "skills", "name", "telegram_notify"), "breaker");
+    assert_true(json_integer_value(json_object_get(tb, "failures")) >= 1);
+    assert_non_null(json_string_value(json_object_get(tb, "last_error")));
+    assert_int_equal(json_array_size(json_object_get(j, "not_loaded")), 0);
+    json_decref(j);
+
+    /* the files: regular *.lua files directly in SKILLS_DIR, nothing else */
+    j = get_json("/api/skills/files");
+    assert_int_equal(json_array_size(json_object_get(j, "files")), 0);
+    json_decref(j);
+    put_file("README.txt", "not a skill");
+    put_file(".hidden.lua", "skill = { name = 'hidden' }");
+    put_file("Upper.lua", "skill = { name = 'upper' }");
+    char path[4352];
+    snprintf(path, sizeof(path), "%s/sub.lua", skills_dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof(path), "%s/link.lua", skills_dir);
+    assert_int_equal(symlink("/etc/passwd", path), 0);
+    answers(upload("hello.lua", HELLO("1")), 201, "\"loaded_as\":null");
+    j = get_json("/api/skills/files");
+    json_t *files = json_object_get(j, "files");
+    assert_int_equal(json_array_size(files), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(files, 0), "file")), "Upper.lua");
+    assert_false(json_is_true(json_object_get(json_array_get(files, 0), "loadable"))); /* not a skill file name */
+    json_t *hello = json_array_get(files, 1);
+    assert_string_equal(json_string_value(json_object_get(hello, "file")), "hello.lua");
+    assert_true(json_is_true(json_object_get(hello, "loadable")));
+    assert_int_equal(json_integer_value(json_object_get(hello, "bytes")), strlen(HELLO("1")));
+    assert_int_equal(strlen(json_string_value(json_object_get(hello, "modified"))), 20);
+    assert_true(json_is_null(json_object_get(hello, "loaded_as")));
+    assert_false(json_is_true(json_object_get(j, "truncated")));
+    json_decref(j);
+
+    /* the upload's rules: the name, the size, text only; a refused upload writes nothing */
+    static const char *const bad_names[] = {"../x.lua", "a/b.lua", "X.lua", "x.txt", ".lua", "", "x.lua/", "x..lua"};
+    for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+        resp_t r = upload(bad_names[i], "skill = { name = 'x' }");
+        if (r.status != 422 || strstr(r.body, "invalid_filename") == NULL ||
+            strstr(r.body, "\"field\":\"filename\"") == NULL)
+            fail_msg("%s: %ld %s", bad_names[i], r.status, r.body);
+        resp_free(&r);
+    }
+    answers(upload_n("x.lua\0.txt", 10, "x", 1), 422, "NUL");
+    snprintf(path, sizeof(path), "%s/x.lua", getenv("ALEXCLAW_DATA_DIR"));
+    assert_int_not_equal(access(path, F_OK), 0); /* ../x.lua went nowhere */
+    size_t max = 256 * 1024;
+    char *big = malloc(max + 2);
+    memset(big, '-', max + 1);
+    big[max + 1] = '\0';
+    answers(upload_n("big.lua", 7, big, max + 1), 413, "1 to 262144 bytes");
+    answers(upload_n("big.lua", 7, big, max), 201, "\"bytes\":262144"); /* the limit itself is fine */
+    free(big);
+    answers(upload_n("nul.lua", 7, "a\0b", 3), 422, "no NUL bytes");
+    answers(upload("bytecode.lua", "\x1bLuaT\x01 fake"), 422, "no bytecode");
+    answers(upload("empty.lua", ""), 422, "1 to 262144 bytes");
+    answers(api("POST", "/api/skills/files", "{\"filename\":\"x.lua\",\"source\":7}", true), 400, "source");
+    answers(api("POST", "/api/skills/files", "{not json", true), 400, NULL);
+    j = get_json("/api/skills/files");
+    assert_int_equal(json_array_size(json_object_get(j, "files")), 3); /* Upper, big, hello */
+    json_decref(j);
+
+    /* 2FA off: loading, reloading and unloading are refused with a sentence, never done at once; a core skill can
+     * never be unloaded, whatever the code */
+    answers(load_file("hello.lua"), 403, "turn on two-factor authentication first");
+    answers(load_file("../hello.lua"), 422, "invalid_filename");
+    answers(api("POST", "/api/skills/load", "{}", true), 400, NULL);
+    answers(skill_post("web_fetch", "unload"), 403, "core skills can never be unloaded");
+    answers(skill_post("shell", "reload"), 403, "\"reason\":\"core_skill\"");
+    answers(skill_post("nobody_here", "unload"), 404, "no dynamic skill nobody_here");
+    answers(skill_post("Bad-Name", "unload"), 404, NULL);
+    answers(api("GET", "/api/skills/hello/unload", NULL, false), 404, NULL);
+    /* a skill recorded elsewhere whose file is missing: listed as not loaded, and refused like the others */
+    free(psql("INSERT INTO dynamic_skills (name, module_name, file_path, checksum) VALUES ('ghost', 'ghost', "
+              "'ghost.lua', repeat('0', 64))"));
+    bool listed = false;
+    for (int i = 0; i < 50 && !listed; i++) {
+        j = skills_now();
+        json_t *g = element(j, "not_loaded", "name", "ghost");
+        listed = g != NULL && strstr(json_string_value(json_object_get(g, "reason")), "not loaded") != NULL;
+        json_decref(j);
+        if (!listed)
+            usleep(100000);
+    }
+    assert_true(listed);
+    answers(skill_post("ghost", "unload"), 403, "\"reason\":\"2fa_off\"");
+    free(psql("DELETE FROM dynamic_skills WHERE name = 'ghost'"));
+    j = skills_now();
+    assert_null(element(j, "skills", "name", "hello"));
+    json_decref(j);
+}
+
+/* A code for an approval here: the current step's. The replay guard (each step is taken once, on any node; tested in
+ * two_factor_guards_every_api_path) is rewound to the step before, so the approvals below need not wait up to 30 s
+ * each for a step nobody took yet. */
+static void step_code(char out[7])
+{
+    long long now = (long long)time(NULL) / 30;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "UPDATE totp_steps SET last_step = %lld WHERE id = 1", now - 1);
+    free(psql(sql));
+    last_step = now - 1;
+    next_code(out);
+}
+
+static void dynamic_skills_are_loaded_reloaded_and_unloaded_with_a_code(void **state)
+{
+    (void)state;
+    char id[64], code[7];
+    /* what fails the loader's checks is refused before any code is asked for, with the loader's sentence */
+    put_file("syntax.lua", "skill = { name = ");
+    answers(load_file("syntax.lua"), 422, "syntax.lua");
+    put_file("shellish.lua", "skill = { name = 'shell' } function run() return true end");
+    answers(load_file("shellish.lua"), 422, "core skill");
+    answers(load_file("missing.lua"), 404, "no such file");
+    answers(load_file("link.lua"), 422, NULL); /* a symlink out of SKILLS_DIR */
+    answers(skill_post("web_fetch", "unload"), 403, "core_skill");
+
+    /* a load: the prompt names what will run; a wrong code changes nothing; a valid one loads exactly that */
+    resp_t r = load_file("hello.lua");
+    assert_non_null(strstr(r.body, "Load the dynamic skill `hello` version `1` from `hello.lua` with permissions: "
+                                   "memory_read; routes: on_success, on_shy"));
+    challenge_of(&r, id, sizeof(id));
+    answers(verify(id, "000000"), 403, "\"attempts_left\":4");
+    json_t *j = skills_now();
+    assert_null(element(j, "skills", "name", "hello"));
+    json_decref(j);
+    step_code(code);
+    r = verify(id, code);
+    assert_int_equal(r.status, 200);
+    j = json_of(&r);
+    resp_free(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "skill_load");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "result"), "name")), "hello");
+    json_decref(j);
+    j = skills_now();
+    json_t *h = element(j, "skills", "name", "hello");
+    assert_non_null(h);
+    assert_string_equal(json_string_value(json_object_get(h, "kind")), "dynamic");
+    assert_string_equal(json_string_value(json_object_get(h, "version")), "1");
+    assert_string_equal(json_string_value(json_object_get(h, "file")), "hello.lua");
+    assert_string_equal(json_string_value(json_object_get(h, "description")), "says <b>hi</b> & <script>x</script>");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(h, "permissions"), 0)), "memory_read");
+    assert_int_equal(json_array_size(json_object_get(h, "permissions")), 1);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(h, "routes"), 1)), "on_shy");
+    assert_int_equal(strlen(json_string_value(json_object_get(h, "checksum"))), 16);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h, "breaker"), "state")), "closed");
+    assert_true(json_is_true(json_object_get(json_object_get(j, "dynamic_skills"), "two_factor")));
+    json_decref(j);
+    char *sum = psql("SELECT left(checksum, 16) FROM dynamic_skills WHERE name = 'hello'");
+    j = skills_now();
+    assert_true(
+        strncmp(sum, json_string_value(json_object_get(element(j, "skills", "name", "hello"), "checksum")), 16) == 0);
+    json_decref(j);
+    free(sum);
+    j = get_json("/api/skills/files");
+    json_t *f = element(j, "files", "file", "hello.lua");
+    assert_string_equal(json_string_value(json_object_get(f, "loaded_as")), "hello");
+    assert_false(json_is_true(json_object_get(f, "changed")));
+    json_decref(j);
+    /* the same version again would be refused when it runs: refused now */
+    answers(load_file("hello.lua"), 422, "same_version");
+
+    /* a new file: written, not loaded; what runs is what was loaded until a reload */
+    answers(upload("hello.lua", HELLO("2")), 201, "hello still runs the code it was loaded with");
+    j = get_json("/api/skills/files");
+    assert_true(json_is_true(json_object_get(element(j, "files", "file", "hello.lua"), "changed")));
+    json_decref(j);
+    /* a reload is approved for the file as it was when the code was asked for: changed since, nothing happens */
+    r = skill_post("hello", "reload");
+    assert_non_null(strstr(r.body, "Reload the dynamic skill `hello` as version `2`"));
+    assert_non_null(strstr(r.body, "replaces version `1`"));
+    challenge_of(&r, id, sizeof(id));
+    answers(upload("hello.lua", HELLO("3")), 201, NULL);
+    step_code(code);
+    answers(verify(id, code), 422, "changed since the load was approved");
+    j = skills_now();
+    assert_string_equal(json_string_value(json_object_get(element(j, "skills", "name", "hello"), "version")), "1");
+    json_decref(j);
+    r = skill_post("hello", "reload");
+    challenge_of(&r, id, sizeof(id));
+    step_code(code);
+    r = verify(id, code);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"type\":\"skill_reload\""));
+    resp_free(&r);
+    j = skills_now();
+    assert_string_equal(json_string_value(json_object_get(element(j, "skills", "name", "hello"), "version")), "3");
+    json_decref(j);
+
+    /* an unload, then it is gone from the registry and its file is loaded as nothing */
+    r = skill_post("hello", "unload");
+    assert_non_null(strstr(r.body, "Unload the dynamic skill `hello`"));
+    challenge_of(&r, id, sizeof(id));
+    step_code(code);
+    answers(verify(id, code), 200, "\"type\":\"skill_unload\"");
+    j = skills_now();
+    assert_null(element(j, "skills", "name", "hello"));
+    json_decref(j);
+    j = get_json("/api/skills/files");
+    assert_true(json_is_null(json_object_get(element(j, "files", "file", "hello.lua"), "loaded_as")));
+    json_decref(j);
+    answers(skill_post("hello", "unload"), 404, "no dynamic skill hello");
+}
+
 int main(void)
 {
     base = getenv("AC_WEB_URL");
@@ -1042,7 +2042,12 @@ int main(void)
         cmocka_unit_test(cluster_nodes_are_approved_revoked_and_removed),
         cmocka_unit_test(only_allowed_host_names_are_answered),
         cmocka_unit_test(bodies_over_the_limit_are_refused),
-        cmocka_unit_test(two_factor_guards_every_api_path), /* last: it turns 2FA on for a while */
+        cmocka_unit_test(policy_rules_are_checked_created_edited_and_removed),
+        cmocka_unit_test(the_audit_log_is_filtered_paged_and_its_chain_verified),
+        cmocka_unit_test(dynamic_skill_files_are_listed_written_and_refused_without_two_factor),
+        cmocka_unit_test(two_factor_guards_every_api_path), /* it turns 2FA on, until the last test */
+        cmocka_unit_test(dynamic_skills_are_loaded_reloaded_and_unloaded_with_a_code),
+        cmocka_unit_test(two_factor_is_turned_off_with_a_code),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

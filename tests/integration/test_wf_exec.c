@@ -79,12 +79,12 @@ static int t_big(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_r
     return ac_skill_ok(res, j, NULL);
 }
 
-static const ac_skill_def_t d_tag = {"t_tag", "", any_routes, "", false, t_tag};
-static const ac_skill_def_t d_fail = {"t_fail", "", any_routes, "", false, t_fail};
-static const ac_skill_def_t d_fallback = {"t_fallback", "", any_routes, "", false, t_fallback};
-static const ac_skill_def_t d_config = {"t_config", "", any_routes, "", false, t_config};
-static const ac_skill_def_t d_slow = {"t_slow", "", any_routes, "", false, t_slow};
-static const ac_skill_def_t d_big = {"t_big", "", any_routes, "", false, t_big};
+static const ac_skill_def_t d_tag = {"t_tag", "", any_routes, "", false, t_tag, NULL};
+static const ac_skill_def_t d_fail = {"t_fail", "", any_routes, "", false, t_fail, NULL};
+static const ac_skill_def_t d_fallback = {"t_fallback", "", any_routes, "", false, t_fallback, NULL};
+static const ac_skill_def_t d_config = {"t_config", "", any_routes, "", false, t_config, NULL};
+static const ac_skill_def_t d_slow = {"t_slow", "", any_routes, "", false, t_slow, NULL};
+static const ac_skill_def_t d_big = {"t_big", "", any_routes, "", false, t_big, NULL};
 
 /* --- fixture --- */
 

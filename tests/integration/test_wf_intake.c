@@ -37,7 +37,7 @@ static int t_tag(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_r
     free(in);
     return ac_skill_ok(res, json_string(buf), NULL);
 }
-static const ac_skill_def_t d_tag = {"t_tag", "", any_routes, "", false, t_tag};
+static const ac_skill_def_t d_tag = {"t_tag", "", any_routes, "", false, t_tag, NULL};
 
 /* Blocks its worker until the test opens the gate (`release`), so that later jobs wait in the pool's queue. */
 static pthread_mutex_t hold_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -55,7 +55,7 @@ static int t_hold(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_
     pthread_mutex_unlock(&hold_lock);
     return ac_skill_ok(res, json_string("held"), NULL);
 }
-static const ac_skill_def_t d_hold = {"t_hold", "", any_routes, "", false, t_hold};
+static const ac_skill_def_t d_hold = {"t_hold", "", any_routes, "", false, t_hold, NULL};
 
 /* What each caller heard. */
 typedef struct {

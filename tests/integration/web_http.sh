@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The admin UI over HTTP: the contract of issue 5 (test_web_http, libcurl) against a real node; then, with curl, a
-# node without ADMIN_PASSWORD, session expiry, and the node serving TLS itself (HTTP/2, Secure cookies, HSTS).
+# node without ADMIN_PASSWORD, session expiry, a busy executor on a node without dynamic skills, and the node serving
+# TLS itself (HTTP/2, Secure cookies, HSTS).
 source "$AC_SOURCE_DIR/tests/support/lib.sh"
 B=$AC_TEST_BIN
 export DATABASE_URL=$(db_create web) SECRET_KEY_BASE=$(new_secret) ALEXCLAW_DATA_DIR="$T_DIR/n" LOG_LEVEL=info
@@ -53,8 +54,9 @@ sleep 3
 check "after its lifetime it is gone" [ "$(curl -s -o /dev/null -w '%{http_code}' -b "$T_DIR/c.jar" "$URL/api/session")" = 401 ]
 stop_node "$c"
 
-# "Run now" while the executor is busy: answered 202 queued after a few seconds, never left waiting
-start_node "$T_DIR/e.log" ADMIN_PASSWORD="$PW" ALEXCLAW_WORKERS=1; e=$LAST_PID
+# "Run now" while the executor is busy: answered 202 queued after a few seconds, never left waiting. This node also
+# runs without dynamic skills (its sandbox user does not exist): the Skills API says so and every change answers 503.
+start_node "$T_DIR/e.log" ADMIN_PASSWORD="$PW" ALEXCLAW_WORKERS=1 ALEXCLAW_SANDBOX_USER=no_such_sandbox_user; e=$LAST_PID
 check "node with one executor worker ready" wait_log "$T_DIR/e.log" "event=ready" 60
 URL="http://127.0.0.1:$(port_of "$T_DIR/e.log")"
 "$B" config set shell.enabled true >/dev/null 2>&1
@@ -66,6 +68,16 @@ JSON
 "$B" workflow enable nap >/dev/null 2>&1
 check "signed in" [ "$(login "$URL" "$T_DIR/e.jar")" = 302 ]
 csrf=$(curl -s -b "$T_DIR/e.jar" "$URL/api/session" | sed -n 's/.*"csrf_token":"\([^"]*\)".*/\1/p')
+check "dynamic skills off: said in the log" grep -q "module=skills event=dynamic_off" "$T_DIR/e.log"
+out=$(curl -s -b "$T_DIR/e.jar" "$URL/api/skills")
+check "dynamic skills off: /api/skills says so and still lists the core skills" \
+  bash -c '[[ $0 == *"\"dynamic_skills\":{\"enabled\":false"* && $0 == *"\"name\":\"shell\""* ]]' "$out"
+skill_post() { curl -s -o /dev/null -w '%{http_code}' -b "$T_DIR/e.jar" -H "X-CSRF-Token: $csrf" -X POST "$@"; }
+check "dynamic skills off: an upload answers 503" \
+  [ "$(skill_post -d '{"filename":"a.lua","source":"x"}' "$URL/api/skills/files")" = 503 ]
+check "dynamic skills off: a load answers 503" [ "$(skill_post -d '{"file":"a.lua"}' "$URL/api/skills/load")" = 503 ]
+check "dynamic skills off: an unload answers 503" [ "$(skill_post "$URL/api/skills/a/unload")" = 503 ]
+check "dynamic skills off: a core skill is still never unloaded (403)" [ "$(skill_post "$URL/api/skills/shell/unload")" = 403 ]
 first=$(curl -s -m 10 -b "$T_DIR/e.jar" -H "X-CSRF-Token: $csrf" -X POST "$URL/api/workflows/nap/run")
 check "the first run starts at once ($first)" grep -q '"run_id":' <<<"$first"
 second=$(curl -s -m 10 -w ' %{http_code}' -b "$T_DIR/e.jar" -H "X-CSRF-Token: $csrf" -X POST "$URL/api/workflows/nap/run")

@@ -396,6 +396,310 @@ async function cluster() {
     h('div', { class: 'row' }, name, h('button', { type: 'button', class: 'primary', id: 'approve', onclick: () => act(name.value.trim(), 'approve') }, 'Approve'))];
 }
 
+// --- the Skills page: core and dynamic skills with their circuit breakers, the Lua files in SKILLS_DIR, uploads ---
+// Loading, reloading and unloading a dynamic skill waits for a 2FA code (the dialog shows the skill's version,
+// permissions and checksum); while 2FA is off the server refuses them and says why. A skill's description, version
+// and the loader's errors come from skill files: they are put in the page as text, like everything else.
+const SKILL_FILE_MAX = 256 * 1024; // bytes of source (the server checks it too)
+
+function skillPerms(p) {
+  if (p === 'all') return h('span', { class: 'muted' }, 'all (core)');
+  return p.length ? p.join(', ') : h('span', { class: 'muted' }, 'none');
+}
+
+function skillBreaker(b) {
+  return [h('span', { class: `state-${b.state}` }, b.state),
+    b.failures ? ` (${b.failures} failure${b.failures === 1 ? '' : 's'})` : '',
+    b.last_error ? h('div', { class: 'muted' }, b.last_error) : null];
+}
+
+// The upload form: a .lua file from this computer (read as UTF-8 text, exactly) or source pasted in. Writing a file
+// never loads it.
+function skillUpload() {
+  const errors = {};
+  const errorOf = (f) => (errors[f] = h('p', { class: 'error field-error', id: `skill-${f}-error`, role: 'alert', hidden: true }));
+  const picker = h('input', { type: 'file', id: 'skill-file', accept: '.lua' });
+  const filename = h('input', { id: 'skill-filename', placeholder: 'name.lua', autocomplete: 'off', spellcheck: 'false',
+    maxlength: 52, 'aria-describedby': 'skill-filename-error' });
+  const source = h('textarea', { id: 'skill-source', rows: 10, spellcheck: 'false', 'aria-describedby': 'skill-source-error',
+    placeholder: "skill = { name = 'hello', version = '1', description = 'says hello', permissions = {} }\nfunction run(args)\n  return true, 'hello'\nend" });
+  const showError = (f, msg) => { errors[f].textContent = msg; errors[f].hidden = false; (f === 'filename' ? filename : source).focus(); };
+  let picked = null; // the chosen file's text, sent as it is unless the text is edited (a textarea rewrites line ends)
+  source.addEventListener('input', () => { picked = null; });
+  picker.addEventListener('change', async () => {
+    for (const e of Object.values(errors)) e.hidden = true;
+    const f = picker.files[0];
+    if (!f) return;
+    if (f.size > SKILL_FILE_MAX) { showError('source', `${f.name} is ${f.size} bytes; a skill file is at most 256 KiB.`); picker.value = ''; return; }
+    let textOf;
+    try { textOf = new TextDecoder('utf-8', { fatal: true }).decode(await f.arrayBuffer()); } catch {
+      showError('source', `${f.name} is not UTF-8 text: a skill file is Lua source.`);
+      picker.value = '';
+      return;
+    }
+    filename.value = f.name;
+    source.value = textOf;
+    picked = textOf;
+  });
+  const save = h('button', { type: 'submit', class: 'primary', id: 'skill-upload' }, 'Upload');
+  const submit = async (ev) => {
+    ev.preventDefault();
+    for (const e of Object.values(errors)) e.hidden = true;
+    const text = picked ?? source.value;
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes > SKILL_FILE_MAX) { showError('source', `The source is ${bytes} bytes; a skill file is at most 256 KiB (${SKILL_FILE_MAX} bytes).`); return; }
+    save.disabled = true;
+    try {
+      const r = await api('/api/skills/files', { method: 'POST', body: { filename: filename.value.trim(), source: text } });
+      message(`Wrote ${r.file} (${r.bytes} bytes): ${r.note}`);
+      render();
+    } catch (e) {
+      save.disabled = false;
+      const f = e.data?.field;
+      if (f && errors[f]) showError(f, e.message); else fail(e);
+    }
+  };
+  return h('form', { class: 'card skill-upload', id: 'skill-upload-form', novalidate: true, onsubmit: submit },
+    h('h2', {}, 'Upload a skill file'),
+    h('p', { class: 'muted' }, 'Choose a .lua file or paste its source. The file is written into SKILLS_DIR (replacing one of the same name) and is not loaded: load it from the list above. At most 256 KiB of UTF-8 text.'),
+    h('div', { class: 'grid' },
+      h('div', { class: 'field' }, h('label', { for: 'skill-file' }, 'File from this computer'), picker),
+      h('div', { class: 'field' }, h('label', { for: 'skill-filename' }, 'File name (<name>.lua)'), filename, errorOf('filename'))),
+    h('div', { class: 'field' }, h('label', { for: 'skill-source' }, 'Source'), source, errorOf('source')),
+    h('div', { class: 'row' }, save));
+}
+
+async function skills() {
+  const [list, files] = await Promise.all([api('/api/skills'), api('/api/skills/files')]);
+  const dyn = list.dynamic_skills;
+  // fn may answer the message to show; loader errors (and a refusal while 2FA is off) show as the error message
+  const act = async (fn) => { try { message(await fn()); render(); } catch (e) { fail(e); } };
+  const load = (file) => act(async () => {
+    const r = await api('/api/skills/load', { method: 'POST', body: { file } });
+    return `Loaded ${r.name} version ${r.version || '(none)'} from ${r.file}`;
+  });
+  const reload = (name) => act(async () => {
+    const r = await api(`/api/skills/${encodeURIComponent(name)}/reload`, { method: 'POST' });
+    return `Reloaded ${r.name}: version ${r.version || '(none)'}`;
+  });
+  const unload = (name) => act(async () => {
+    await api(`/api/skills/${encodeURIComponent(name)}/unload`, { method: 'POST' });
+    return `Unloaded ${name}`;
+  });
+  const manage = (name) => (dyn.enabled ? [
+    h('button', { type: 'button', 'data-action': 'reload', onclick: () => reload(name) }, 'Reload'),
+    h('button', { type: 'button', 'data-action': 'unload', onclick: () => unload(name) }, 'Unload')] : null);
+  const rows = list.skills.map((k) => h('tr', { 'data-skill': k.name, 'data-kind': k.kind },
+    h('td', {}, h('strong', {}, k.name), k.description ? h('div', { class: 'muted' }, k.description) : null),
+    h('td', { 'data-field': 'kind' }, h('span', { class: `kind kind-${k.kind}` }, k.kind)),
+    h('td', { 'data-field': 'version' }, k.version ?? ''),
+    h('td', { 'data-field': 'permissions' }, skillPerms(k.permissions)),
+    h('td', {}, k.routes.join(', ')),
+    h('td', {}, k.file ? [h('code', {}, k.file), h('div', { class: 'muted checksum', title: 'SHA-256 (first 16 hex digits)' }, k.checksum)] : ''),
+    h('td', { 'data-field': 'breaker' }, skillBreaker(k.breaker)),
+    h('td', { class: 'actions' }, k.kind === 'dynamic' ? manage(k.name) : null)));
+  const stray = (list.not_loaded || []).map((k) => h('tr', { 'data-recorded': k.name },
+    h('td', {}, h('strong', {}, k.name), k.description ? h('div', { class: 'muted' }, k.description) : null),
+    h('td', {}, k.version), h('td', {}, h('code', {}, k.file), h('div', { class: 'muted checksum' }, k.checksum)),
+    h('td', {}, k.reason), h('td', { class: 'actions' }, manage(k.name))));
+  const fileRows = files.files.map((f) => h('tr', { 'data-file': f.file },
+    h('td', {}, h('code', {}, f.file)), h('td', {}, `${f.bytes} B`), h('td', { class: 'nowrap' }, f.modified),
+    h('td', { 'data-field': 'loaded_as' }, f.loaded_as ? [f.loaded_as, f.changed ? h('div', { class: 'status-running' }, 'changed since it was loaded: reload to use it') : null] : ''),
+    h('td', { class: 'actions' }, f.loaded_as // loaded: a reload takes the file as it is now
+      ? h('button', { type: 'button', 'data-action': 'reload', onclick: () => reload(f.loaded_as) }, 'Reload')
+      : f.loadable ? h('button', { type: 'button', 'data-action': 'load', onclick: () => load(f.file) }, 'Load')
+        : h('span', { class: 'muted' }, 'not a skill file name'))));
+  const intro = !dyn.enabled
+    ? h('p', { class: 'msg warn', id: 'skills-state', 'data-enabled': 'false' }, 'Dynamic skills are off on this node: the sandbox helper (alexclaw-sandbox, next to alexclaw) is missing, the sandbox user does not exist, or SKILLS_DIR is not usable; the node\'s log says which. Core skills work as usual.')
+    : h('p', { class: dyn.two_factor ? 'muted' : 'msg warn', id: 'skills-state', 'data-enabled': 'true', 'data-two-factor': String(dyn.two_factor) },
+      'Dynamic skills are Lua files in ', h('code', {}, dyn.dir), ', run in a sandbox and limited to the permissions they declare. ',
+      dyn.two_factor ? 'Loading, reloading and unloading one asks for a 2FA code; the prompt shows its version, permissions and checksum.'
+        : ['Loading, reloading and unloading one needs a 2FA code: turn on two-factor authentication on the ', link('/config', 'Config'), ' page first.']);
+  return [h('h1', {}, 'Skills'), intro,
+    table(['Skill', 'Kind', 'Version', 'Permissions', 'Routes', 'File', 'Circuit breaker', ''], rows),
+    stray.length ? [h('h2', { id: 'not-loaded-heading' }, 'Recorded but not loaded here'),
+      table(['Skill', 'Version', 'File', 'Why', ''], stray)] : null,
+    list.not_loaded === null ? h('p', { class: 'muted' }, 'The database did not answer: skills recorded but not loaded here are not shown.') : null,
+    dyn.enabled ? [h('h2', { id: 'skill-files-heading' }, 'Skill files'),
+      table(['File', 'Size', 'Modified (UTC)', 'Loaded as', ''], fileRows),
+      files.truncated ? h('p', { class: 'muted' }, `Only the first ${files.files.length} files are shown.`) : null,
+      skillUpload()] : null].flat();
+}
+
+// --- the Policies page: the rule table and the audit log ---
+// Rules are checked by the server with the policy engine's own parser (the CLI and the engine agree with the form);
+// its sentence is shown under the field it names. While 2FA is on, every change goes through the 2FA dialog.
+const RULE_HELP = {
+  rate_limit: { example: { permission: 'web_read', max_calls: 10, window_seconds: 60 },
+    text: 'At most max_calls calls per window_seconds, per skill and permission. Without a permission it limits every permission.' },
+  time_window: { example: { permission: 'web_read', deny_start_hour: 0, deny_end_hour: 6 },
+    text: 'Denies inside [deny_start_hour, deny_end_hour), in UTC hours 0 to 24. Without a permission it denies every permission.' },
+  chain_restriction: { example: { caller_pattern: 'dynamic:scraper' },
+    text: 'A skill whose caller (dynamic:<name>) contains caller_pattern may not act inside a chain (when another skill invoked it).' },
+  permission_override: { example: { permission: 'web_read', action: 'deny', expires_at: '2030-01-01T00:00:00Z' },
+    text: 'Denies the permission until expires_at (ISO 8601 with a zone; optional: for ever). "allow" does nothing: an override never grants.' },
+};
+const RULE_FIELDS = ['name', 'description', 'rule_type', 'priority', 'enabled', 'config'];
+// The audit filter's times are UTC, like every time in this UI: a datetime-local value read as UTC.
+const utcOf = (local, end) => (local ? `${local.length === 16 ? `${local}:${end ? '59' : '00'}` : local}Z` : '');
+const localOf = (iso) => (iso || '').replace(/Z$/, '');
+
+function ruleForm(rule, types, done) {
+  const editing = !!rule;
+  const errors = {};
+  const control = (f, el) => { el.id = `policy-${f}`; el.setAttribute('aria-describedby', `policy-${f}-error`); return el; };
+  const errorOf = (f) => (errors[f] = h('p', { class: 'error field-error', id: `policy-${f}-error`, role: 'alert', hidden: true }));
+  const name = control('name', h('input', { value: rule?.name ?? '', maxlength: 255, autocomplete: 'off' }));
+  const desc = control('description', h('input', { value: rule?.description ?? '', autocomplete: 'off' }));
+  const type = control('rule_type', h('select', {}, types.map((t) => h('option', { value: t, selected: (rule?.rule_type ?? types[0]) === t }, t))));
+  const prio = control('priority', h('input', { type: 'text', inputmode: 'numeric', value: String(rule?.priority ?? 0) }));
+  const enabled = control('enabled', h('input', { type: 'checkbox', checked: rule ? rule.enabled : true }));
+  const exampleOf = (t) => JSON.stringify(RULE_HELP[t]?.example ?? {}, null, 2);
+  const config = control('config', h('textarea', { rows: 6, spellcheck: 'false' }, rule ? JSON.stringify(rule.config, null, 2) : exampleOf(type.value)));
+  const help = h('p', { class: 'muted', id: 'policy-config-help' }, RULE_HELP[type.value]?.text ?? '');
+  let shown = rule ? null : config.value; // the example on show, replaced when the type changes (an edited text stays)
+  type.addEventListener('change', () => {
+    help.textContent = RULE_HELP[type.value]?.text ?? '';
+    if (config.value === shown || config.value.trim() === '') { config.value = exampleOf(type.value); shown = config.value; }
+  });
+  const save = h('button', { type: 'submit', class: 'primary', id: 'policy-save' }, editing ? 'Save rule' : 'Add rule');
+  const submit = async (ev) => {
+    ev.preventDefault();
+    for (const e of Object.values(errors)) { e.hidden = true; e.textContent = ''; }
+    // sent as typed: the server refuses what is wrong and says why (a priority that is no integer included)
+    const p = prio.value.trim();
+    const body = { name: name.value.trim(), description: desc.value.trim() || null, rule_type: type.value,
+      config: config.value, priority: /^-?\d{1,9}$/.test(p) ? Number(p) : p === '' ? 0 : p, enabled: enabled.checked };
+    save.disabled = true;
+    try {
+      if (editing) await api(`/api/policies/${rule.id}`, { method: 'PUT', body });
+      else await api('/api/policies', { method: 'POST', body });
+      done(editing ? `Saved rule ${body.name}` : `Added rule ${body.name}`);
+    } catch (e) {
+      save.disabled = false;
+      const f = e.data?.field;
+      if (f && errors[f]) {
+        errors[f].textContent = e.message;
+        errors[f].hidden = false;
+        document.getElementById(`policy-${f}`)?.focus();
+      } else fail(e);
+    }
+  };
+  // the field's own error sentence right under it (a div: a label may not hold a paragraph)
+  const labelled = (f, label, el, ...more) => h('div', { class: 'field' }, h('label', { for: `policy-${f}` }, label), el, errorOf(f), ...more);
+  return h('form', { class: 'card policy-form', id: 'policy-form', novalidate: true, onsubmit: submit, 'data-editing': editing ? String(rule.id) : null },
+    h('h2', { id: 'policy-form-title' }, editing ? `Edit rule #${rule.id}` : 'New rule'),
+    h('div', { class: 'grid' },
+      labelled('name', 'Name', name), labelled('description', 'Description (optional)', desc),
+      labelled('rule_type', 'Type', type), labelled('priority', 'Priority (higher first)', prio)),
+    h('label', { class: 'row', for: 'policy-enabled' }, enabled, 'Enabled'), errorOf('enabled'),
+    labelled('config', 'Config (JSON object)', config, help),
+    h('div', { class: 'row' }, save,
+      editing ? h('button', { type: 'button', id: 'policy-cancel', onclick: () => done(null) }, 'Cancel') : null));
+}
+
+async function policies() {
+  const { policies: rules, rule_types: types, permissions, two_factor: twoFactor } = await api('/api/policies');
+  const act = async (fn, ok) => { try { await fn(); message(ok); render(); } catch (e) { fail(e); } };
+  let form = ruleForm(null, types, (said) => { message(said); render(); });
+  const edit = (r) => {
+    const next = ruleForm(r, types, (said) => { if (said) { message(said); render(); } else { form.replaceWith(form = ruleForm(null, types, (s) => { message(s); render(); })); } });
+    form.replaceWith(next);
+    form = next;
+    form.scrollIntoView({ block: 'start' });
+    document.getElementById('policy-name').focus();
+  };
+  const rows = rules.map((r) => h('tr', { 'data-rule': r.name, 'data-id': r.id },
+    h('td', {}, r.priority),
+    h('td', {}, h('strong', {}, r.name), r.description ? h('div', { class: 'muted' }, r.description) : null,
+      r.valid ? null : h('div', { class: 'status-failed' }, `Skipped by the engine: ${r.problem}`)),
+    h('td', {}, r.rule_type),
+    h('td', {}, h('code', { class: 'config' }, JSON.stringify(r.config))),
+    h('td', { 'data-field': 'enabled' }, r.enabled ? 'yes' : 'no'),
+    h('td', { class: 'actions' },
+      h('button', { type: 'button', 'data-action': 'edit', onclick: () => edit(r) }, 'Edit'),
+      h('button', { type: 'button', 'data-action': r.enabled ? 'disable' : 'enable',
+        onclick: () => act(() => api(`/api/policies/${r.id}/${r.enabled ? 'disable' : 'enable'}`, { method: 'POST' }), `${r.name}: ${r.enabled ? 'disabled' : 'enabled'}`) },
+      r.enabled ? 'Disable' : 'Enable'),
+      h('button', { type: 'button', 'data-action': 'delete', onclick: () => {
+        if (confirm(`Delete the policy rule ${r.name}?`)) act(() => api(`/api/policies/${r.id}`, { method: 'DELETE' }), `${r.name}: deleted`);
+      } }, 'Delete'))));
+
+  // the audit log: the chain's check, the filters, a page of rows (newest first)
+  const q = new URLSearchParams(location.search);
+  let cur = Object.fromEntries(['decision', 'caller', 'permission', 'from', 'to', 'before'].map((k) => [k, q.get(k) || '']));
+  let verdict = null;
+  const newer = []; // the pages walked through with Older, to go back
+  const verifyBox = h('div', { id: 'audit-verify' });
+  const auditBox = h('div', { id: 'audit' });
+  const runVerify = async () => {
+    verifyBox.removeAttribute('data-ok');
+    verifyBox.replaceChildren(h('p', { class: 'muted' }, 'Checking the audit chain…'));
+    try {
+      const v = verdict = await api('/api/audit/verify');
+      verifyBox.dataset.ok = v.ok ? 'true' : 'false';
+      verifyBox.replaceChildren(h('p', { class: `msg ${v.ok ? 'ok' : 'error'}`, id: 'audit-verify-line' }, v.ok
+        ? `Audit chain intact: ${v.rows} row${v.rows === 1 ? '' : 's'} checked${v.rows ? ` (ids ${v.first_id} to ${v.last_id})` : ''}, at ${v.checked_at}.`
+        : `Audit chain BROKEN: ${v.problem}${v.bad_id ? ` (at row ${v.bad_id})` : ''}; ${v.rows} row${v.rows === 1 ? '' : 's'} read, at ${v.checked_at}.`));
+    } catch (e) {
+      verdict = null;
+      verifyBox.dataset.ok = 'unknown';
+      verifyBox.replaceChildren(h('p', { class: 'msg error', id: 'audit-verify-line' }, `The audit chain could not be checked: ${e.message}`));
+    }
+  };
+  const loadAudit = async (f) => {
+    cur = f;
+    const p = new URLSearchParams(Object.entries(f).filter(([, v]) => v));
+    if (location.pathname === '/policies') history.replaceState(null, '', `/policies${p.toString() ? `?${p}` : ''}`);
+    let a;
+    try { a = await api(`/api/audit?${p}`); } catch (e) {
+      auditBox.replaceChildren(h('p', { class: 'error', role: 'alert', id: 'audit-error' }, e.message));
+      return;
+    }
+    const bad = verdict && !verdict.ok ? verdict.bad_id : null;
+    const lines = a.entries.map((e) => h('tr', { 'data-id': e.id, class: e.id === bad ? 'bad' : null },
+      h('td', {}, e.id), h('td', { class: 'nowrap' }, e.count > 1 ? `${e.at} … ${e.last_at}` : e.at),
+      h('td', {}, h('span', { class: `decision-${e.decision}` }, e.decision)),
+      h('td', {}, e.caller, h('div', { class: 'muted' }, e.caller_type)), h('td', {}, e.permission),
+      h('td', {}, e.count), h('td', {}, e.reason ?? ''), h('td', {}, e.run_id ? link(`/runs?id=${e.run_id}`, `#${e.run_id}`) : ''),
+      h('td', {}, e.chain_depth)));
+    auditBox.replaceChildren(
+      table(['ID', 'Time (UTC)', 'Decision', 'Caller', 'Permission', 'Count', 'Reason', 'Run', 'Depth'], lines),
+      h('div', { class: 'row pager' },
+        f.before ? h('button', { type: 'button', id: 'audit-newer', onclick: () => loadAudit({ ...cur, before: newer.pop() ?? '' }) }, '← Newer') : null,
+        a.next_before ? h('button', { type: 'button', id: 'audit-older', onclick: () => { newer.push(cur.before); loadAudit({ ...cur, before: String(a.next_before) }); } }, 'Older →') : null,
+        h('span', { class: 'muted', id: 'audit-count' }, `${a.entries.length} row${a.entries.length === 1 ? '' : 's'}, newest first (${a.limit} a page)`)));
+  };
+  const decision = h('select', { id: 'audit-decision', 'aria-label': 'Decision' },
+    ['', 'deny', 'allow', 'checkpoint'].map((v) => h('option', { value: v, selected: cur.decision === v }, v || 'any decision')));
+  const caller = h('input', { id: 'audit-caller', value: cur.caller, placeholder: 'caller contains…', 'aria-label': 'Caller contains' });
+  const perm = h('input', { id: 'audit-permission', value: cur.permission, placeholder: 'permission', list: 'permission-list', 'aria-label': 'Permission' });
+  const from = h('input', { id: 'audit-from', type: 'datetime-local', value: localOf(cur.from), 'aria-label': 'From (UTC)' });
+  const to = h('input', { id: 'audit-to', type: 'datetime-local', value: localOf(cur.to), 'aria-label': 'To (UTC)' });
+  const filters = h('form', { class: 'filters', id: 'audit-filters', onsubmit: (ev) => {
+    ev.preventDefault();
+    newer.length = 0;
+    loadAudit({ decision: decision.value, caller: caller.value.trim(), permission: perm.value.trim(), from: utcOf(from.value, false), to: utcOf(to.value, true), before: '' });
+  } },
+  h('label', { class: 'field' }, 'Decision', decision), h('label', { class: 'field' }, 'Caller', caller),
+  h('label', { class: 'field' }, 'Permission', perm), h('label', { class: 'field' }, 'From (UTC)', from),
+  h('label', { class: 'field' }, 'To (UTC)', to),
+  h('div', { class: 'row' }, h('button', { type: 'submit', class: 'primary', id: 'audit-apply' }, 'Filter'),
+    h('button', { type: 'button', id: 'audit-reset', onclick: () => { for (const el of [caller, perm, from, to]) el.value = ''; decision.value = ''; newer.length = 0; loadAudit({ decision: '', caller: '', permission: '', from: '', to: '', before: '' }); } }, 'Reset')));
+  await runVerify();
+  await loadAudit(cur);
+  return [h('h1', {}, 'Policies'),
+    h('p', { class: 'muted' }, 'Policy rules decide what dynamic skills may do through the SkillAPI: enabled rules apply by priority, highest first, and the first denial wins. A change reaches every node at once.',
+      twoFactor ? ' Two-factor authentication is on: every change asks for a code.' : ''),
+    h('datalist', { id: 'permission-list' }, permissions.map((p) => h('option', { value: p }))),
+    table(['Priority', 'Rule', 'Type', 'Config', 'Enabled', ''], rows),
+    form,
+    h('h2', { id: 'audit-heading' }, 'Audit log'),
+    h('p', { class: 'muted' }, 'Every denial (and every allow, with auth.audit.allows) of the policy engine, hash-chained: a changed, removed or added row breaks the chain.'),
+    h('div', { class: 'row' }, verifyBox, h('button', { type: 'button', id: 'audit-verify-again', onclick: async () => { await runVerify(); await loadAudit(cur); } }, 'Verify again')),
+    filters, auditBox];
+}
+
 // The Config page's two-factor section. A setup's key and QR code live only in this section's DOM until the setup
 // is confirmed, cancelled or the page changes; they are never logged nor kept elsewhere.
 function twofaSection(state) {
@@ -515,7 +819,7 @@ async function logs() {
   h('pre', { class: 'logs' }, lines.join('\n'))];
 }
 
-const pages = { '/': dashboard, '/workflows': workflows, '/runs': runs, '/cluster': cluster, '/config': config, '/logs': logs };
+const pages = { '/': dashboard, '/workflows': workflows, '/runs': runs, '/cluster': cluster, '/skills': skills, '/policies': policies, '/config': config, '/logs': logs };
 
 async function render() {
   const page = pages[location.pathname] || dashboard;
