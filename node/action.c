@@ -70,15 +70,6 @@ static const char *str(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/* s cut to at most max bytes, never inside a UTF-8 sequence, with "..." when it was cut. */
-static void clip(const char *s, size_t max, char *out, size_t cap)
-{
-    if (s == NULL)
-        s = "?";
-    size_t n = strlen(s), k = ac_policy_utf8_fit(s, n, max);
-    snprintf(out, cap, "%.*s%s", (int)k, s, k < n ? "..." : "");
-}
-
 int ac_node_action_skill(struct ac_node_dynskills *d, PGconn *c, const char *type, const char *arg, json_t **action,
                          ac_errmsg_t *err)
 {
@@ -133,9 +124,9 @@ static void describe_skill(const json_t *a, const char *type, char *buf, size_t 
 {
     const json_t *e = json_object_get(a, "expect"), *old = json_object_get(e, "replaces");
     char name[64], ver[48], file[64], perms[200], routes[400], sum[20], operms[200];
-    clip(str(e, "name"), 48, name, sizeof(name));
-    clip(str(e, "version"), 32, ver, sizeof(ver));
-    clip(str(a, "file"), 60, file, sizeof(file));
+    ac_policy_utf8_clip(str(e, "name"), 48, name, sizeof(name));
+    ac_policy_utf8_clip(str(e, "version"), 32, ver, sizeof(ver));
+    ac_policy_utf8_clip(str(a, "file"), 60, file, sizeof(file));
     join(json_object_get(e, "permissions"), perms, sizeof(perms));
     join(json_object_get(e, "routes"), routes, sizeof(routes));
     snprintf(sum, sizeof(sum), "%.16s", str(e, "checksum") != NULL ? str(e, "checksum") : "?");
@@ -148,7 +139,7 @@ static void describe_skill(const json_t *a, const char *type, char *buf, size_t 
         n += (size_t)snprintf(buf + n, cap - n, " with permissions: %s; routes: %s; SHA-256 %s...", perms, routes, sum);
     if (old != NULL && n < cap) {
         char over[48];
-        clip(str(old, "version"), 32, over, sizeof(over));
+        ac_policy_utf8_clip(str(old, "version"), 32, over, sizeof(over));
         join(json_object_get(old, "permissions"), operms, sizeof(operms));
         snprintf(buf + n, cap - n, " (replaces version `%s`, permissions: %s)", over, operms);
     }
@@ -161,11 +152,12 @@ char *ac_node_action_describe(const json_t *a)
     if (type == NULL) {
         snprintf(buf, sizeof(buf), "an unknown action");
     } else if (strcmp(type, "run_workflow") == 0) {
-        clip(str(a, "name"), 255, v, sizeof(v));
+        ac_policy_utf8_clip(str(a, "name"), 255, v, sizeof(v));
         snprintf(buf, sizeof(buf), "Run workflow `%s` (id %lld)", v,
                  (long long)json_integer_value(json_object_get(a, "workflow_id")));
     } else if (strcmp(type, "shell_command") == 0) {
-        clip(str(a, "command"), AC_NODE_ACTION_COMMAND_MAX, v, sizeof(v)); /* whole (the original showed 80 bytes) */
+        ac_policy_utf8_clip(str(a, "command"), AC_NODE_ACTION_COMMAND_MAX, v,
+                            sizeof(v)); /* whole (the original showed 80 bytes) */
         snprintf(buf, sizeof(buf), "Execute: `%s`", v);
     } else if (strcmp(type, "twofa_setup") == 0) {
         snprintf(buf, sizeof(buf), "Set up 2FA again with a new secret");
@@ -174,9 +166,9 @@ char *ac_node_action_describe(const json_t *a)
     } else if (strcmp(type, "setting_set") == 0) {
         /* the value too: the person approves what will be stored, not only which key */
         char key[128], val[200];
-        clip(str(a, "key"), 120, key, sizeof(key));
+        ac_policy_utf8_clip(str(a, "key"), 120, key, sizeof(key));
         if (str(a, "value") != NULL) {
-            clip(str(a, "value"), 160, val, sizeof(val));
+            ac_policy_utf8_clip(str(a, "value"), 160, val, sizeof(val));
             snprintf(buf, sizeof(buf), "Change setting `%s` to `%s`", key, val);
         } else {
             snprintf(buf, sizeof(buf), "Change setting `%s` to a new secret value", key);
@@ -189,11 +181,11 @@ char *ac_node_action_describe(const json_t *a)
         if (text != NULL)
             ac_policy_crypto_sha256(text, strlen(text), md);
         free(text);
-        clip(str(a, "name"), 255, v, sizeof(v));
+        ac_policy_utf8_clip(str(a, "name"), 255, v, sizeof(v));
         snprintf(buf, sizeof(buf), "Save changes to workflow `%s` (%zu steps, document %02x%02x%02x%02x)", v,
                  json_array_size(json_object_get(doc, "steps")), md[0], md[1], md[2], md[3]);
     } else if (strcmp(type, "workflow_enable") == 0) {
-        clip(str(a, "name"), 255, v, sizeof(v));
+        ac_policy_utf8_clip(str(a, "name"), 255, v, sizeof(v));
         snprintf(buf, sizeof(buf), "%s workflow `%s`",
                  json_is_true(json_object_get(a, "enabled")) ? "Enable" : "Disable", v);
     } else if (strcmp(type, "api_token") == 0) {
@@ -201,7 +193,7 @@ char *ac_node_action_describe(const json_t *a)
     } else if (strcmp(type, "skill_load") == 0 || strcmp(type, "skill_reload") == 0) {
         describe_skill(a, type, buf, sizeof(buf));
     } else if (strcmp(type, "skill_unload") == 0) {
-        clip(str(a, "name"), 60, v, sizeof(v));
+        ac_policy_utf8_clip(str(a, "name"), 60, v, sizeof(v));
         snprintf(buf, sizeof(buf), "Unload the dynamic skill `%s`", v);
     } else {
         snprintf(buf, sizeof(buf), "an unknown action");

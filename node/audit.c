@@ -14,8 +14,7 @@
 
 static int db_fail(PGconn *c, ac_errmsg_t *err, const char *what)
 {
-    return ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "audit: %s: %s", what,
-                         PQerrorMessage(c));
+    return ac_node_db_fail(c, "audit", what, err);
 }
 
 static void to_hex(const uint8_t *b, char out[2 * H + 1])

@@ -16,8 +16,7 @@
 
 static int db_fail(PGconn *c, ac_errmsg_t *err, const char *what)
 {
-    return ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "2FA challenge: %s: %s", what,
-                         PQerrorMessage(c));
+    return ac_node_db_fail(c, "2FA challenge", what, err);
 }
 
 char *ac_node_challenge_prompt_replacing(const char *description, const char *replaced)

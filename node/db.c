@@ -198,3 +198,13 @@ void ac_node_db_describe(PGconn *c, char *buf, size_t cap)
     const char *host = PQhost(c), *port = PQport(c), *db = PQdb(c);
     snprintf(buf, cap, "%s:%s/%s", host ? host : "?", port ? port : "?", db ? db : "?");
 }
+
+int ac_node_db_fail(PGconn *c, const char *module, const char *what, ac_errmsg_t *err)
+{
+    const char *m = PQerrorMessage(c);
+    int n = (int)strcspn(m, "\n"); /* the primary line; detail lines may quote input */
+    int code = PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN;
+    if (what != NULL)
+        return ac_errmsg_set(err, code, "%s: %s: %.*s", module, what, n, m);
+    return ac_errmsg_set(err, code, "%s: %.*s", module, n, m);
+}

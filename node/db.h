@@ -37,6 +37,10 @@ int ac_node_db_connect_retry(const char *conninfo, int max_wait_s, volatile sig_
 /* Runs one statement without results; on failure fills err with `what` and the server's message. */
 int ac_node_db_exec(PGconn *c, const char *sql, const char *what, ac_errmsg_t *err);
 
+/* Fills err with "<module>: <what>: <the server's message>" (what may be NULL) and returns -AC_EDBDOWN when the
+ * connection is lost, else -AC_EDB: the one way a failed statement becomes an error value. */
+int ac_node_db_fail(PGconn *c, const char *module, const char *what, ac_errmsg_t *err);
+
 /* A short description of where conninfo points (host or socket directory, port, database), without secrets. */
 void ac_node_db_describe(PGconn *c, char *buf, size_t cap);
 

@@ -186,7 +186,7 @@ int ac_node_policies_check(const char *name, const char *description, const char
 
 static int db_fail(PGconn *c, ac_errmsg_t *err)
 {
-    return ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "policies: %s", PQerrorMessage(c));
+    return ac_node_db_fail(c, "policies", NULL, err);
 }
 
 int ac_node_policies_add(PGconn *c, const char *name, const char *description, const char *rule_type,

@@ -1,5 +1,6 @@
 /* node/twofa.c - the second factor's state of twofa.h. */
 #include "node/twofa.h"
+#include "node/db.h"
 
 #include "node/log.h"
 #include "node/settings_store.h"
@@ -22,7 +23,7 @@ bool ac_node_twofa_key_guarded(const char *key)
 
 static int db_fail(PGconn *c, ac_errmsg_t *err)
 {
-    return ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "2FA: %s", PQerrorMessage(c));
+    return ac_node_db_fail(c, "2FA", NULL, err);
 }
 
 /* Takes `step` if no node took it or a later one: the compare-and-set on totp_steps. A taken step also ends a run of

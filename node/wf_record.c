@@ -203,7 +203,7 @@ int ac_node_wf_step_rec_encode(const ac_node_wf_step_t *st, const ac_node_wf_ste
 
 static int db_error(PGconn *c, ac_errmsg_t *err, const char *what)
 {
-    return ac_errmsg_set(err, PQstatus(c) == CONNECTION_OK ? -AC_EDB : -AC_EDBDOWN, "%s: %s", what, PQerrorMessage(c));
+    return ac_node_db_fail(c, "workflow", what, err);
 }
 
 int ac_node_wf_record_step(PGconn *c, int64_t run_id, const ac_node_wf_step_t *st, const ac_node_wf_step_result_t *r,

@@ -1,6 +1,9 @@
 /* policy/utf8.c - see utf8.h. */
 #include "policy/utf8.h"
 
+#include <stdio.h>
+#include <string.h>
+
 size_t ac_policy_utf8_fit(const char *s, size_t len, size_t max)
 {
     if (len <= max)
@@ -54,4 +57,12 @@ bool ac_policy_utf8_valid(const char *str, size_t n)
         i += len;
     }
     return true;
+}
+
+void ac_policy_utf8_clip(const char *s, size_t max, char *out, size_t cap)
+{
+    if (s == NULL)
+        s = "?";
+    size_t n = strlen(s), k = ac_policy_utf8_fit(s, n, max);
+    snprintf(out, cap, "%.*s%s", (int)k, s, k < n ? "..." : "");
 }

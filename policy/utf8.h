@@ -16,6 +16,10 @@ size_t ac_policy_utf8_fit(const char *s, size_t len, size_t max);
  * valid UTF-8; callers that refuse it check for it themselves. */
 bool ac_policy_utf8_valid(const char *s, size_t n);
 
+/* s (NULL: "?") cut to at most max bytes, never inside a UTF-8 sequence, with "..." after it when it was cut, into
+ * out (cap bytes, always NUL-terminated). */
+void ac_policy_utf8_clip(const char *s, size_t max, char *out, size_t cap);
+
 /* Adds ms milliseconds (>= 0) to ts, keeping tv_nsec below one second. */
 void ac_policy_timespec_add_ms(struct timespec *ts, int64_t ms);
 

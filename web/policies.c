@@ -41,15 +41,6 @@ static const char *str(const json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/* s cut to at most max bytes, never inside a UTF-8 sequence, with "..." when it was cut. */
-static void clip(const char *s, size_t max, char *out, size_t cap)
-{
-    if (s == NULL)
-        s = "?";
-    size_t n = strlen(s), k = ac_policy_utf8_fit(s, n, max);
-    snprintf(out, cap, "%.*s%s", (int)k, s, k < n ? "..." : "");
-}
-
 /* Text from the database as JSON (NULL never: a text that is not UTF-8 says so). */
 static json_t *text(const char *s)
 {
@@ -86,8 +77,8 @@ char *ac_web_policies_describe(const json_t *a)
     char buf[AC_NODE_CHALLENGE_DESC_MAX], name[DESC_NAME_MAX + 8], cfg[DESC_CONFIG_MAX + 8];
     long long id = (long long)json_integer_value(json_object_get(a, "id"));
     bool enabled = json_is_true(json_object_get(a, "enabled"));
-    clip(str(a, "name"), DESC_NAME_MAX, name, sizeof(name));
-    clip(str(a, "config"), DESC_CONFIG_MAX, cfg, sizeof(cfg));
+    ac_policy_utf8_clip(str(a, "name"), DESC_NAME_MAX, name, sizeof(name));
+    ac_policy_utf8_clip(str(a, "config"), DESC_CONFIG_MAX, cfg, sizeof(cfg));
     if (strcmp(type, "policy_add") == 0 || strcmp(type, "policy_update") == 0) {
         char what[64];
         if (strcmp(type, "policy_add") == 0)

@@ -3,6 +3,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -35,6 +36,49 @@ static void ascii_is_cut_exactly(void **state)
     assert_int_equal(ac_policy_utf8_fit("hello world", 11, 5), 5);
 }
 
+static void validity_follows_the_standard(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t n;
+        bool ok;
+    } cases[] = {
+        {"", 0, true},
+        {"plain", 5, true},
+        {"\xc3\xa9", 2, true},         /* é */
+        {"\xe2\x82\xac", 3, true},     /* € */
+        {"\xf0\x9f\x98\x80", 4, true}, /* U+1F600 */
+        {"\xf4\x8f\xbf\xbf", 4, true}, /* U+10FFFF, the last */
+        {"a\0b", 3, true},             /* NUL is UTF-8; callers refuse it themselves */
+        {"\xc3", 1, false},            /* cut short */
+        {"\xe2\x82", 2, false},
+        {"\x80", 1, false},             /* a lone continuation byte */
+        {"\xc0\xaf", 2, false},         /* overlong "/" */
+        {"\xe0\x80\xaf", 3, false},     /* overlong */
+        {"\xf0\x80\x80\xaf", 4, false}, /* overlong */
+        {"\xed\xa0\x80", 3, false},     /* a surrogate */
+        {"\xf4\x90\x80\x80", 4, false}, /* above U+10FFFF */
+        {"\xff", 1, false},
+        {"\xc3\x28", 2, false}, /* a continuation that is not one */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (ac_policy_utf8_valid(cases[i].s, cases[i].n) != cases[i].ok)
+            fail_msg("case %zu", i);
+}
+
+static void clip_marks_a_cut(void **state)
+{
+    (void)state;
+    char out[32];
+    ac_policy_utf8_clip("short", 10, out, sizeof(out));
+    assert_string_equal(out, "short");
+    ac_policy_utf8_clip("caf\xc3\xa9 au lait", 4, out, sizeof(out)); /* never half of the é */
+    assert_string_equal(out, "caf...");
+    ac_policy_utf8_clip(NULL, 4, out, sizeof(out));
+    assert_string_equal(out, "?");
+}
+
 static void milliseconds_carry_into_seconds(void **state)
 {
     (void)state;
@@ -55,6 +99,8 @@ int main(void)
         cmocka_unit_test(a_text_that_fits_is_kept_whole),
         cmocka_unit_test(a_cut_never_splits_a_character),
         cmocka_unit_test(ascii_is_cut_exactly),
+        cmocka_unit_test(validity_follows_the_standard),
+        cmocka_unit_test(clip_marks_a_cut),
         cmocka_unit_test(milliseconds_carry_into_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
