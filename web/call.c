@@ -89,3 +89,16 @@ bool ac_web_call_query(PGconn *db, ac_web_call_t *c, const char *sql, int n, con
     *out = NULL;
     return false;
 }
+
+json_t *ac_web_call_body(h2o_req_t *req, size_t flags, const char *refusal)
+{
+    json_t *in = NULL;
+    if (req->entity.base != NULL && req->entity.len > 0)
+        in = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES | flags, NULL);
+    if (!json_is_object(in)) {
+        json_decref(in);
+        ac_web_error(req, 400, refusal);
+        return NULL;
+    }
+    return in;
+}

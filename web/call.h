@@ -27,6 +27,9 @@ json_t *ac_web_error_body(const char *msg);
 ac_web_call_t *ac_web_call_new(ac_web_server_t *s, void (*fn)(PGconn *, ac_web_call_t *));
 /* Runs c->fn on a database worker, then answers req with c->status and c->body and frees c. */
 void ac_web_call_defer(ac_web_server_t *s, h2o_req_t *req, ac_web_call_t *c);
+/* The request's body as a JSON object (duplicate keys refused; flags adds jansson decoding flags such as
+ * JSON_ALLOW_NUL). NULL when it is not one: then the request was answered 400 with `refusal`. */
+json_t *ac_web_call_body(h2o_req_t *req, size_t flags, const char *refusal);
 /* The two halves of a deferred call, for handlers that defer with their own done or run function
  * (ac_web_jobs_defer): the run calls c->fn (503 when the worker has no connection); the done answers and frees. */
 void ac_web_call_run(PGconn *db, void *arg);

@@ -515,16 +515,9 @@ void ac_web_skills_api(ac_web_server_t *s, h2o_req_t *req, const char *path)
         ac_web_error(req, 404, "no such endpoint");
         return;
     }
-    json_t *in = NULL;
-    if (needs_body) { /* NUL is let through the parser so the checks can refuse it with their own sentence */
-        if (req->entity.base != NULL && req->entity.len > 0)
-            in = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
-        if (!json_is_object(in)) {
-            json_decref(in);
-            ac_web_error(req, 400, "the body must be a JSON object");
-            return;
-        }
-    }
+    json_t *in = NULL; /* NUL is let through the parser so the checks can refuse it with their own sentence */
+    if (needs_body && (in = ac_web_call_body(req, JSON_ALLOW_NUL, "the body must be a JSON object")) == NULL)
+        return;
     ac_web_call_t *c = ac_web_call_new(s, fn);
     c->in = in;
     c->id = op;

@@ -288,15 +288,8 @@ void ac_web_twofa_api(ac_web_server_t *s, h2o_req_t *req, const char *path)
         return;
     }
     json_t *in = NULL;
-    if (needs_body) {
-        if (req->entity.base != NULL && req->entity.len > 0)
-            in = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, NULL);
-        if (!json_is_object(in)) {
-            json_decref(in);
-            ac_web_error(req, 400, "the body must be a JSON object");
-            return;
-        }
-    }
+    if (needs_body && (in = ac_web_call_body(req, 0, "the body must be a JSON object")) == NULL)
+        return;
     ac_web_call_t *c = ac_web_call_new(s, fn);
     c->in = in;
     ac_web_call_defer(s, req, c);
