@@ -12,17 +12,13 @@
 #include "skills/dynfile.h"
 #include "skills/webread.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #define TEXT_MAX   (16 * 1024)  /* a message to the owner */
 #define REPLY_MAX  (900 * 1024) /* what a search may hand back (the frame is 1 MiB) */
@@ -284,13 +280,17 @@ static int do_memory(call_t *c, json_t **result, ac_node_memory_table_t t, const
     }
     if (rc != 0)
         return from_errmsg(c, rc == -AC_EDB || rc == -AC_EDBDOWN ? "search_failed" : "invalid_argument", &e);
-    /* the reply must fit one frame: drop the last rows until it does */
-    char *s;
-    while ((s = json_dumps(rows, JSON_COMPACT)) != NULL && strlen(s) > REPLY_MAX && json_array_size(rows) > 0) {
-        free(s);
-        json_array_remove(rows, json_array_size(rows) - 1);
+    /* the reply must fit one frame: keep the best-ranked rows that do (each row encoded once) */
+    size_t total = 2, keep = 0;
+    for (; keep < json_array_size(rows); keep++) {
+        char *one = json_dumps(json_array_get(rows, keep), JSON_COMPACT);
+        total += (one != NULL ? strlen(one) : REPLY_MAX) + 1;
+        free(one);
+        if (total > REPLY_MAX)
+            break;
     }
-    free(s);
+    while (json_array_size(rows) > keep)
+        json_array_remove(rows, json_array_size(rows) - 1);
     *result = rows;
     return 0;
 }

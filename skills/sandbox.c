@@ -385,21 +385,19 @@ int ac_skills_sandbox_run(const ac_skills_sandbox_opts_t *opts, const char *mode
         await_eof(r.from_child, outcome == 1 ? ac_skill_now_ms() + EXIT_GRACE_MS : r.deadline);
     close(r.from_child);
     free(r.buf);
-    int status;
     if (outcome == 1) {
-        status = reap(r.pid, EXIT_GRACE_MS, false); /* said done: it exits by itself */
+        (void)reap(r.pid, EXIT_GRACE_MS, false); /* said done: it exits by itself */
     } else if (outcome == 0) {
-        status = reap(r.pid, 0, true); /* timeout, cancel, violation */
+        (void)reap(r.pid, 0, true); /* timeout, cancel, violation */
     } else {
         /* EOF or a broken pipe: it is dying; give it until the deadline to say how */
         int64_t left = r.deadline - ac_skill_now_ms();
-        status = reap(r.pid, left > 0 ? left : 0, false);
+        int status = reap(r.pid, left > 0 ? left : 0, false);
         if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && ac_skill_now_ms() >= r.deadline)
             set_outcome(&r, AC_SKILLS_SANDBOX_TIMEOUT, "skill_timeout: ran longer than the time limit", NULL);
         else
             explain_death(&r, status);
     }
-    (void)status;
     res->elapsed_ms = ac_skill_now_ms() - t0;
     return 0;
 }
