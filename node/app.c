@@ -3,9 +3,13 @@
 
 #include "node/audit.h"
 #include "node/cluster.h"
+#include "node/coder.h"
 #include "node/log.h"
 #include "node/memory.h"
 #include "policy/alloc.h"
+#include "policy/utf8.h"
+#include "skills/github_review.h"
+#include "skills/llm.h"
 #include "skills/notify.h"
 #include "skills/sandbox.h"
 
@@ -106,6 +110,12 @@ static void dynamic_skills_init(ac_node_app_t *app)
     };
     app->skillapi = ac_node_skillapi_new(&acfg);
     ac_node_dynskills_set_api(app->dynskills, app->skillapi);
+    ac_node_coder_cfg_t cc = {
+        .dyn = app->dynskills, .settings = rt->settings, .conninfo = rt->conninfo, .base = &app->base};
+    ac_node_ask_owner_telegram(&cc.ask, rt->settings, app->tg_client);
+    app->coder = ac_node_coder_new(&cc);
+    if (ac_node_coder_register(app->coder, app->registry, &err) != 0)
+        ac_log_warn("coder", "not_registered", "error=%s", err.msg);
     int loaded = 0, skipped = 0;
     if (rt->db != NULL &&
         ac_node_dynskills_boot(app->dynskills, rt->db, skill_alert, app, &loaded, &skipped, &err) != 0)
@@ -148,8 +158,19 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
         .backup_dir = app->backup_dir,
         .shell_user = shell_user != NULL ? shell_user : "nobody",
         .node_name = rt->node_name,
+        .gemini_url = ac_node_env_get(&rt->env, "GEMINI_API_URL"),
+        .anthropic_url = ac_node_env_get(&rt->env, "ANTHROPIC_API_URL"),
+        .github_url = ac_node_env_get(&rt->env, "GITHUB_API_URL"),
     };
-    int rc = ac_node_tg_client_new(ac_node_env_get(&rt->env, "TELEGRAM_API_URL"), rt->settings, &app->tg_client, err);
+    static const char *const api_urls[] = {"GEMINI_API_URL", "ANTHROPIC_API_URL", "GITHUB_API_URL"};
+    int rc = 0;
+    for (size_t i = 0; i < sizeof(api_urls) / sizeof(api_urls[0]) && rc == 0; i++) {
+        const char *u = ac_node_env_get(&rt->env, api_urls[i]);
+        if (u != NULL)
+            rc = ac_node_env_api_url_check(api_urls[i], u, err);
+    }
+    if (rc == 0)
+        rc = ac_node_tg_client_new(ac_node_env_get(&rt->env, "TELEGRAM_API_URL"), rt->settings, &app->tg_client, err);
     if (rc != 0) {
         ac_skills_breakers_free(app->breakers);
         ac_skills_registry_free(app->registry);
@@ -165,8 +186,60 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
     ac_skills_notify_set_sender(notify_send, app->tg_client);
     ac_skills_breakers_set_hook(app->breakers, breaker_notice, app->tg_client);
     app->started_at = (int64_t)time(NULL);
+    /* the original's default providers, once (their keys stay in the settings; reference section 10) */
+    ac_errmsg_t serr = {{0}};
+    if (rt->db != NULL && ac_skills_llm_seed(rt->db, rt->settings, &serr) != 0)
+        ac_log_warn("llm", "seed_failed", "error=%s", serr.msg);
     dynamic_skills_init(app);
     return 0;
+}
+
+/* --- GitHub reviews the webhook asks for: on the chat task runner, the result to the owner's chat --------------- */
+
+typedef struct review_job {
+    ac_node_tg_client_t *tg;
+    char repo[256];
+    ac_skills_github_kind_t kind;
+    char ref[64];
+} review_job_t;
+
+static void review_run(void *arg, const ac_skill_ctx_t *ctx)
+{
+    review_job_t *j = arg;
+    json_t *review = NULL;
+    ac_errmsg_t err = {{0}};
+    if (ctx->db == NULL || ac_skills_github_review(ctx, j->repo, j->kind, j->ref, &review, &err) != 0) {
+        ac_log_warn("github", "review_failed", "repo=%s ref=%s error=%s", j->repo, j->ref,
+                    ctx->db == NULL ? "database unreachable" : err.msg);
+        char plain[1024], why[520];
+        ac_policy_utf8_clip(ctx->db == NULL ? "the database is unreachable" : err.msg, 500, why, sizeof(why));
+        snprintf(plain, sizeof(plain), "GitHub security review of %.255s %.63s failed: %s", j->repo, j->ref, why);
+        (void)ac_node_tg_client_send(j->tg, NULL, NULL, plain, &err);
+        return;
+    }
+    char *html = ac_skills_github_review_message(review);
+    const char *plain = json_string_value(json_object_get(review, "review"));
+    ac_log_info("github", "reviewed", "repo=%s ref=%s risk=%s", j->repo, j->ref,
+                json_string_value(json_object_get(review, "risk_level")));
+    if (ac_node_tg_client_configured(j->tg))
+        (void)ac_node_tg_client_send(j->tg, NULL, html, plain != NULL ? plain : "", &err);
+    free(html);
+    json_decref(review);
+}
+
+int ac_node_app_github_review(void *arg, const char *repo, bool pr, const char *ref, ac_errmsg_t *err)
+{
+    ac_node_app_t *app = arg;
+    if (app->reviews == NULL)
+        return ac_errmsg_set(err, -AC_ESTATE, "the node is not serving");
+    if (ac_skills_github_repo_check(repo) != 0 || strlen(ref) == 0 || strlen(ref) >= 64)
+        return ac_errmsg_set(err, -AC_EINVAL, "not a repository and reference GitHub would send");
+    review_job_t *j = ac_calloc(1, sizeof(*j));
+    j->tg = app->tg_client;
+    snprintf(j->repo, sizeof(j->repo), "%s", repo);
+    snprintf(j->ref, sizeof(j->ref), "%s", ref);
+    j->kind = pr ? AC_SKILLS_GITHUB_PR : AC_SKILLS_GITHUB_COMMIT;
+    return ac_node_chat_tasks_run(app->reviews, "webhook_review", 10 * 60 * 1000, review_run, free, j, err);
 }
 
 typedef struct {
@@ -225,6 +298,14 @@ static int submit_scheduled(void *arg, int64_t workflow_id, const char *name, in
     return rc;
 }
 
+/* The coder's progress and results to the chat: through the Telegram client, which outlives the poller. */
+static void coder_say(void *tg, const char *chat, const char *text)
+{
+    ac_errmsg_t e = {{0}};
+    if (ac_node_tg_client_send(tg, chat, NULL, text, &e) != 0)
+        ac_log_warn("coder", "say_failed", "error=%s", e.msg);
+}
+
 int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
 {
     int recovered = 0;
@@ -251,6 +332,8 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
         return rc;
     if ((rc = ac_node_cluster_start(app, &app->cluster, err)) != 0)
         return rc;
+    app->tasks = ac_node_chat_tasks_new(app->rt->conninfo, &app->base, AC_NODE_CHAT_TASKS_MAX);
+    app->reviews = ac_node_chat_tasks_new(app->rt->conninfo, &app->base, 1);
     ac_node_telegram_cfg_t tcfg = {
         .conninfo = app->rt->conninfo,
         .client = app->tg_client,
@@ -261,7 +344,11 @@ int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err)
                      .base = app->base,
                      .node_name = app->rt->node_name,
                      .started_at = app->started_at,
-                     .dynskills = app->dynskills},
+                     .dynskills = app->dynskills,
+                     .tasks = app->tasks,
+                     .coder = app->coder,
+                     .coder_say = coder_say,
+                     .coder_say_arg = app->tg_client},
     };
     return ac_node_telegram_start(&tcfg, &app->telegram, err);
 }
@@ -276,8 +363,12 @@ void ac_node_app_close(ac_node_app_t *app)
     ac_node_cluster_quiesce(app->cluster);
     ac_node_wf_intake_stop(app->intake);
     ac_node_wf_pool_stop(app->pool);
+    ac_node_coder_free(app->coder); /* a /coder generation in flight is cancelled; needs the loader and registry */
+    app->coder = NULL;
     ac_node_wf_intake_free(app->intake);
     ac_node_cluster_stop(app->cluster);
+    ac_node_chat_tasks_free(app->tasks); /* conversations and reviews: cancelled, then joined */
+    ac_node_chat_tasks_free(app->reviews);
     if (app->tg_client != NULL) /* no executor thread runs any more: nothing sends through it */
         ac_skills_notify_set_sender(NULL, NULL);
     dynamic_skills_close(app); /* no run uses a dynamic skill any more */

@@ -4,6 +4,7 @@
 #ifndef AC_NODE_APP_H
 #define AC_NODE_APP_H
 
+#include "node/chat_task.h"
 #include "node/dynskills.h"
 #include "node/policies.h"
 #include "node/runtime.h"
@@ -33,6 +34,9 @@ typedef struct ac_node_app {
     ac_policy_skillrate_t *rate;    /* rate_limit rules' counters */
     ac_node_dynskills_t *dynskills; /* NULL when the sandbox helper is missing (dynamic skills off) */
     ac_node_skillapi_t *skillapi;
+    ac_node_chat_tasks_t *tasks;   /* the chat's conversations and /github reviews (serve only) */
+    ac_node_chat_tasks_t *reviews; /* the webhook's reviews: one at a time, apart, so they never crowd out the chat */
+    struct ac_node_coder *coder;   /* the coder skill and /coder (NULL when dynamic skills are off) */
 } ac_node_app_t;
 
 /* Builds the registry, breakers, skill context and the Telegram client, and installs the telegram_notify sender and
@@ -42,6 +46,9 @@ int ac_node_app_init(ac_node_app_t *app, ac_node_runtime_t *rt, ac_errmsg_t *err
 /* Recovers interrupted runs of this node, then starts the pool, the trigger intake, the scheduler and (with
  * NODE_NAME) the cluster, and the Telegram poller. */
 int ac_node_app_start(ac_node_app_t *app, ac_errmsg_t *err);
+/* A GitHub security review the webhook asks for (pull request number or commit sha of repo), run on the chat task
+ * runner; the result goes to the owner's chat. arg: the app. -AC_EAGAIN when as many tasks run as allowed. */
+int ac_node_app_github_review(void *arg, const char *repo, bool pr, const char *ref, ac_errmsg_t *err);
 /* Stops the scheduler, the intake (triggers waiting are refused), the pool (runs in flight end as cancelled) and
  * then the cluster, and frees everything. */
 void ac_node_app_close(ac_node_app_t *app);

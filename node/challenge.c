@@ -69,8 +69,10 @@ static void new_id(char id[AC_NODE_CHALLENGE_ID_MAX])
     id[n] = '\0';
 }
 
-int ac_node_challenge_create(PGconn *c, const char *scope, const json_t *action, const char *description, int64_t now,
-                             char id[AC_NODE_CHALLENGE_ID_MAX], ac_errmsg_t *err)
+/* Stores a challenge; replace: over any challenge of the scope, else only over an expired one (-AC_EAGAIN when one
+ * waits, decided by the one statement, so no request made in between is ever replaced). */
+static int create_row(PGconn *c, const char *scope, const json_t *action, const char *description, int64_t now,
+                      bool replace, char id[AC_NODE_CHALLENGE_ID_MAX], ac_errmsg_t *err)
 {
     if (scope == NULL || scope[0] == '\0' || strlen(scope) >= AC_NODE_CHALLENGE_SCOPE_MAX || !json_is_object(action))
         return ac_errmsg_set(err, -AC_EINVAL, "2FA challenge: bad scope or action");
@@ -85,21 +87,49 @@ int ac_node_challenge_create(PGconn *c, const char *scope, const json_t *action,
     snprintf(desc, sizeof(desc), "%.*s",
              (int)ac_policy_utf8_fit(description, strlen(description), AC_NODE_CHALLENGE_DESC_MAX), description);
     new_id(id);
-    char exp[32];
+    char exp[32], nw[32];
     snprintf(exp, sizeof(exp), "%lld", (long long)(now + AC_NODE_CHALLENGE_TTL_S));
-    const char *p[] = {id, scope, doc, desc, exp};
+    snprintf(nw, sizeof(nw), "%lld", (long long)now);
+    const char *p[] = {id, scope, doc, desc, exp, nw};
     PGresult *r = PQexecParams(c,
-                               "INSERT INTO twofa_challenges (id, scope, action, description, expires_at) "
-                               "VALUES ($1, $2, $3::json, $4, $5::bigint) ON CONFLICT (scope) DO UPDATE SET "
-                               "id = EXCLUDED.id, action = EXCLUDED.action, description = EXCLUDED.description, "
-                               "attempts = 0, created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at",
-                               5, NULL, p, NULL, NULL, 0);
+                               replace ? "INSERT INTO twofa_challenges (id, scope, action, description, expires_at) "
+                                         "VALUES ($1, $2, $3::json, $4, $5::bigint) ON CONFLICT (scope) DO UPDATE SET "
+                                         "id = EXCLUDED.id, action = EXCLUDED.action, description = "
+                                         "EXCLUDED.description, attempts = 0, created_at = EXCLUDED.created_at, "
+                                         "expires_at = EXCLUDED.expires_at"
+                                       : "INSERT INTO twofa_challenges (id, scope, action, description, expires_at) "
+                                         "VALUES ($1, $2, $3::json, $4, $5::bigint) ON CONFLICT (scope) DO UPDATE SET "
+                                         "id = EXCLUDED.id, action = EXCLUDED.action, description = "
+                                         "EXCLUDED.description, attempts = 0, created_at = EXCLUDED.created_at, "
+                                         "expires_at = EXCLUDED.expires_at "
+                                         "WHERE twofa_challenges.expires_at <= $6::bigint RETURNING 1",
+                               replace ? 5 : 6, NULL, p, NULL, NULL, 0);
     free(doc);
-    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : db_fail(c, err, "create");
+    int rc;
+    if (replace)
+        rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : db_fail(c, err, "create");
+    else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        rc = db_fail(c, err, "create");
+    else if (PQntuples(r) != 1)
+        rc = ac_errmsg_set(err, -AC_EAGAIN, "busy: the owner has a 2FA request waiting; ask again later");
+    else
+        rc = 0;
     PQclear(r);
     if (rc == 0)
         ac_log_info("twofa", "challenge_created", "scope=%s", scope);
     return rc;
+}
+
+int ac_node_challenge_create(PGconn *c, const char *scope, const json_t *action, const char *description, int64_t now,
+                             char id[AC_NODE_CHALLENGE_ID_MAX], ac_errmsg_t *err)
+{
+    return create_row(c, scope, action, description, now, true, id, err);
+}
+
+int ac_node_challenge_create_if_free(PGconn *c, const char *scope, const json_t *action, const char *description,
+                                     int64_t now, char id[AC_NODE_CHALLENGE_ID_MAX], ac_errmsg_t *err)
+{
+    return create_row(c, scope, action, description, now, false, id, err);
 }
 
 int ac_node_challenge_pending(PGconn *c, const char *scope, int64_t now, bool *pending, ac_errmsg_t *err)

@@ -34,6 +34,10 @@ void ac_node_challenge_scope_telegram(const char *chat_id, char *out, size_t cap
  * description for the person (cut to AC_NODE_CHALLENGE_DESC_MAX bytes). now: unix seconds. OUT: id. */
 int ac_node_challenge_create(PGconn *c, const char *scope, const json_t *action, const char *description, int64_t now,
                              char id[AC_NODE_CHALLENGE_ID_MAX], ac_errmsg_t *err);
+/* The same, for a request the owner did not make (a skill's, the coder's): never replaces a challenge that has not
+ * expired. -AC_EAGAIN ("busy: ...") when one waits; the check and the insert are one statement. */
+int ac_node_challenge_create_if_free(PGconn *c, const char *scope, const json_t *action, const char *description,
+                                     int64_t now, char id[AC_NODE_CHALLENGE_ID_MAX], ac_errmsg_t *err);
 
 /* Whether a live challenge (not expired) waits in scope. */
 int ac_node_challenge_pending(PGconn *c, const char *scope, int64_t now, bool *pending, ac_errmsg_t *err);

@@ -3,6 +3,8 @@
 
 #include "node/action.h"
 #include "node/challenge.h"
+#include "node/chat_task.h"
+#include "node/coder.h"
 #include "node/log.h"
 #include "node/runtime.h"
 #include "node/tg_proto.h"
@@ -11,6 +13,10 @@
 #include "policy/alloc.h"
 #include "policy/qrpng.h"
 #include "policy/totp.h"
+#include "policy/utf8.h"
+#include "skills/github_review.h"
+#include "skills/llm_skills.h"
+#include "skills/llm_store.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -74,22 +80,32 @@ static void r_tag(reply_t *r, const char *tag, const char *s)
     fprintf(r->html, "</%s>", tag);
 }
 
-static void r_send(const ac_node_dispatch_cfg_t *d, const char *chat, reply_t *r)
+static void r_send_out(const ac_node_dispatch_out_t *out, const char *chat, reply_t *r)
 {
     fclose(r->html);
     fclose(r->plain);
-    if (d->out.text != NULL && d->out.text(d->out.arg, chat, r->hbuf, r->pbuf) != 0)
+    if (out->text != NULL && out->text(out->arg, chat, r->hbuf, r->pbuf) != 0)
         ac_log_warn("dispatch", "reply_failed", "bytes=%zu", r->plen);
     free(r->hbuf);
     free(r->pbuf);
 }
 
-static void say(const ac_node_dispatch_cfg_t *d, const char *chat, const char *text)
+static void r_send(const ac_node_dispatch_cfg_t *d, const char *chat, reply_t *r)
+{
+    r_send_out(&d->out, chat, r);
+}
+
+static void say_out(const ac_node_dispatch_out_t *out, const char *chat, const char *text)
 {
     reply_t r;
     r_open(&r);
     r_text(&r, text, strlen(text));
-    r_send(d, chat, &r);
+    r_send_out(out, chat, &r);
+}
+
+static void say(const ac_node_dispatch_cfg_t *d, const char *chat, const char *text)
+{
+    say_out(&d->out, chat, text);
 }
 
 /* --- helpers ------------------------------------------------------------------------------------------------ */
@@ -165,7 +181,11 @@ static void cmd_help(const ac_node_dispatch_cfg_t *d, const char *chat)
         "/skills - list skills\n"
         "/shell <command> - run a whitelisted command\n"
         "/setup 2fa, /confirm 2fa <code>, /disable 2fa - two-factor authentication\n"
-        "/github pr <owner/repo> <n> - security review of a pull request\n"
+        "/github pr <owner/repo> [n] - security review of a pull request (the latest open one without n)\n"
+        "/github commit <owner/repo> <sha> - security review of a commit\n"
+        "/llm - the language model providers\n"
+        "/coder [--workflow] <goal> - generate a dynamic skill with a local model (loading it asks for a 2FA code)\n"
+        "anything else - a conversation with the language model\n"
         "/help - this list");
 }
 
@@ -657,6 +677,271 @@ static bool answer_challenge(const ac_node_dispatch_cfg_t *d, PGconn *c, const c
     return true;
 }
 
+/* --- language model commands: long work on the chat task runner ------------------------------------------- */
+
+#define CONVERSE_TIMEOUT_MS (10 * 60 * 1000) /* a local model may take minutes */
+#define REVIEW_TIMEOUT_MS   (10 * 60 * 1000)
+#define MESSAGE_MAX         (16 * 1024) /* conversational's own limit */
+
+typedef struct chat_job {
+    ac_node_dispatch_out_t out; /* copied: the task may outlive the poller's loop iteration */
+    char chat[64];
+    char *text;                   /* conversation: the message */
+    char repo[256];               /* review */
+    ac_skills_github_kind_t kind; /* review */
+    char ref[64];                 /* review: number or sha; "" for the latest open pull request */
+} chat_job_t;
+
+static void chat_job_free(void *p)
+{
+    chat_job_t *j = p;
+    free(j->text);
+    free(j);
+}
+
+/* The owner's words for an LLM failure: what to do about the usual ones, the router's sentence otherwise. */
+static void llm_failure(const ac_node_dispatch_out_t *out, const char *chat, const char *what, const char *msg)
+{
+    char buf[700];
+    if (strncmp(msg, "no_available_model", 18) == 0)
+        snprintf(buf, sizeof(buf),
+                 "No language model is available for %s: add or enable a provider on the LLM page "
+                 "of the admin UI.",
+                 what);
+    else if (strncmp(msg, "all_providers_at_limit", 22) == 0)
+        snprintf(buf, sizeof(buf), "Every language model provider for %s is at its daily limit.", what);
+    else
+        snprintf(buf, sizeof(buf), "The %s failed: %s", what, msg);
+    say_out(out, chat, buf);
+}
+
+static void converse_task(void *arg, const ac_skill_ctx_t *ctx)
+{
+    chat_job_t *j = arg;
+    if (ctx->db == NULL) {
+        say_out(&j->out, j->chat, "The database is unreachable; try again later.");
+        return;
+    }
+    char *reply = NULL;
+    ac_errmsg_t err = {{0}};
+    if (ac_skills_conversational_reply(ctx, j->text, &reply, &err) != 0) {
+        llm_failure(&j->out, j->chat, "conversation", err.msg);
+        return;
+    }
+    say_out(&j->out, j->chat, reply[0] != '\0' ? reply : "(the model answered nothing)");
+    free(reply);
+}
+
+static void review_task(void *arg, const ac_skill_ctx_t *ctx)
+{
+    chat_job_t *j = arg;
+    if (ctx->db == NULL) {
+        say_out(&j->out, j->chat, "The database is unreachable; try again later.");
+        return;
+    }
+    json_t *review = NULL;
+    ac_errmsg_t err = {{0}};
+    if (j->ref[0] == '\0') { /* the most recently updated open pull request: the skill's latest_pr mode */
+        json_t *cfg = json_pack("{s:s,s:s}", "mode", "latest_pr", "repo", j->repo);
+        ac_skill_args_t a = {.input = NULL, .config = cfg};
+        ac_skill_result_t res = {0};
+        int rc = ac_skills_github_security_review.run(ctx, &a, &res);
+        json_decref(cfg);
+        if (rc != 0) {
+            llm_failure(&j->out, j->chat, "security review", res.error);
+            json_decref(res.output);
+            return;
+        }
+        if (strcmp(res.branch, "on_empty") == 0) {
+            json_decref(res.output);
+            say_out(&j->out, j->chat, "No open pull request to review.");
+            return;
+        }
+        review = res.output;
+    } else if (ac_skills_github_review(ctx, j->repo, j->kind, j->ref, &review, &err) != 0) {
+        llm_failure(&j->out, j->chat, "security review", err.msg);
+        return;
+    }
+    char *msg = ac_skills_github_review_message(review);
+    reply_t r;
+    r_open(&r);
+    fputs(msg, r.html); /* already escaped HTML */
+    json_t *text = json_object_get(review, "review");
+    fputs(json_is_string(text) ? json_string_value(text) : "", r.plain);
+    r_send_out(&j->out, j->chat, &r);
+    free(msg);
+    json_decref(review);
+}
+
+/* Runs a job on the task runner, or here and now when the dispatcher has none (tests, `workflow run`). */
+static void start_job(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat, const char *what,
+                      ac_node_chat_task_fn fn, chat_job_t *j)
+{
+    if (d->tasks == NULL) {
+        ac_skill_ctx_t ctx = d->base;
+        ctx.db = c;
+        ctx.cancel = d->cancel;
+        ctx.deadline_ms = ac_skill_now_ms() + CONVERSE_TIMEOUT_MS;
+        fn(j, &ctx);
+        chat_job_free(j);
+        return;
+    }
+    ac_errmsg_t err = {{0}};
+    int64_t timeout = strcmp(what, "review") == 0 ? REVIEW_TIMEOUT_MS : CONVERSE_TIMEOUT_MS;
+    if (ac_node_chat_tasks_run(d->tasks, what, timeout, fn, chat_job_free, j, &err) != 0) /* j is freed then */
+        say(d, chat, err.msg);
+}
+
+static chat_job_t *new_job(const ac_node_dispatch_cfg_t *d, const char *chat)
+{
+    chat_job_t *j = ac_calloc(1, sizeof(*j));
+    j->out = d->out;
+    snprintf(j->chat, sizeof(j->chat), "%s", chat);
+    return j;
+}
+
+static void converse(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat, const char *text, size_t len)
+{
+    if (len == 0)
+        return;
+    if (len > MESSAGE_MAX) {
+        say(d, chat, "That message is too long for a conversation (16 KiB at most).");
+        return;
+    }
+    chat_job_t *j = new_job(d, chat);
+    j->text = ac_strndup(text, len);
+    start_job(d, c, chat, "conversation", converse_task, j);
+}
+
+#define GITHUB_USAGE                                                                                                   \
+    "Usage: /github pr <owner/repo> [number] or /github commit <owner/repo> <sha> (the repository may be left out "    \
+    "when github.default_repo is set)."
+
+/* /github pr [owner/repo] [n] | /github commit [owner/repo] <sha> */
+static void cmd_github(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat, const ac_node_tg_cmd_t *cmd)
+{
+    char buf[512], *words[4] = {0};
+    int n = 0;
+    if (cmd->arg_len >= sizeof(buf)) {
+        say(d, chat, GITHUB_USAGE);
+        return;
+    }
+    memcpy(buf, cmd->arg, cmd->arg_len);
+    buf[cmd->arg_len] = '\0';
+    for (char *save = NULL, *w = strtok_r(buf, " \t\r\n", &save); w != NULL; w = strtok_r(NULL, " \t\r\n", &save)) {
+        if (n == 4) {
+            say(d, chat, GITHUB_USAGE);
+            return;
+        }
+        words[n++] = w;
+    }
+    bool pr = n > 0 && strcasecmp(words[0], "pr") == 0, commit = n > 0 && strcasecmp(words[0], "commit") == 0;
+    if (!pr && !commit) {
+        say(d, chat, GITHUB_USAGE);
+        return;
+    }
+    int i = 1;
+    char *deflt = NULL;
+    const char *repo = NULL;
+    if (i < n && strchr(words[i], '/') != NULL) {
+        repo = words[i++];
+    } else if (ac_node_settings_get_str(d->settings, "github.default_repo", &deflt) == 0 && deflt != NULL &&
+               deflt[0] != '\0') {
+        repo = deflt;
+    }
+    const char *ref = i < n ? words[i++] : "";
+    bool ok = repo != NULL && i == n && ac_skills_github_repo_check(repo) == 0;
+    if (ok && pr)
+        ok = ref[0] == '\0' || (strspn(ref, "0123456789") == strlen(ref) && strlen(ref) <= 10);
+    if (ok && commit)
+        ok = strlen(ref) >= 7 && strlen(ref) <= 40 && strspn(ref, "0123456789abcdefABCDEF") == strlen(ref);
+    if (!ok) {
+        free(deflt);
+        say(d, chat, GITHUB_USAGE);
+        return;
+    }
+    chat_job_t *j = new_job(d, chat);
+    snprintf(j->repo, sizeof(j->repo), "%s", repo);
+    snprintf(j->ref, sizeof(j->ref), "%s", ref);
+    j->kind = pr ? AC_SKILLS_GITHUB_PR : AC_SKILLS_GITHUB_COMMIT;
+    free(deflt);
+    say(d, chat, "Reviewing; the result follows when the model has answered.");
+    start_job(d, c, chat, "review", review_task, j);
+}
+
+/* /llm: the providers, whether they can be used, and who receives the data. */
+static void cmd_llm(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat)
+{
+    ac_skills_llm_provider_t *p = NULL;
+    size_t n = 0;
+    ac_errmsg_t err = {{0}};
+    if (ac_skills_llm_providers_list(c, d->settings, &p, &n, &err) != 0) {
+        say(d, chat, "Could not read the providers (database error).");
+        return;
+    }
+    reply_t r;
+    r_open(&r);
+    r_printf(&r, "LLM providers:\n");
+    for (size_t i = 0; i < n; i++) {
+        bool key = p[i].has_api_key || p[i].uses_setting_key;
+        r_printf(&r, "• ");
+        r_tag(&r, "b", p[i].name);
+        r_printf(&r, " (%s, %s, ", p[i].tier, p[i].type);
+        r_text(&r, p[i].model, strlen(p[i].model));
+        r_printf(&r, ") %s", p[i].enabled ? "enabled" : "disabled");
+        if (p[i].cloud)
+            r_printf(&r, ", key %s", key ? "set" : "not set");
+        else
+            r_printf(&r, ", host %s", p[i].host != NULL && p[i].host[0] != '\0' ? "set" : "not set");
+        if (p[i].daily_limit >= 0)
+            r_printf(&r, ", today %lld/%lld", (long long)p[i].usage_today, (long long)p[i].daily_limit);
+        else
+            r_printf(&r, ", today %lld", (long long)p[i].usage_today);
+        r_printf(&r, "\n");
+    }
+    if (n == 0)
+        r_printf(&r, "none; add one on the LLM page of the admin UI\n");
+    r_send(d, chat, &r);
+    ac_skills_llm_providers_free(p, n);
+}
+
+/* /coder <goal>: a generation on the coder's own thread; the skill is written but loaded only after a 2FA code. */
+static void cmd_coder(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat, const ac_node_tg_cmd_t *cmd,
+                      int64_t now)
+{
+    (void)c;
+    (void)now;
+    const char *goal = cmd->arg;
+    size_t len = cmd->arg_len;
+    bool workflow = false;
+    if (len >= 10 && strncmp(goal, "--workflow", 10) == 0 && (len == 10 || goal[10] == ' ')) {
+        workflow = true;
+        goal += 10;
+        len -= 10;
+        while (len > 0 && *goal == ' ')
+            goal++, len--;
+    }
+    if (len == 0) {
+        say(d, chat, "Usage: /coder [--workflow] <what the skill should do>");
+        return;
+    }
+    if (d->coder == NULL || d->coder_say == NULL) {
+        say(d, chat, "The coder needs dynamic skills, which are off on this node (see the node's log).");
+        return;
+    }
+    char *g = ac_strndup(goal, len);
+    ac_errmsg_t err = {{0}};
+    int rc = ac_node_coder_chat_start(d->coder, chat, g, workflow, d->coder_say, d->coder_say_arg, &err);
+    free(g);
+    if (rc == 0)
+        say(d, chat,
+            "Coder: started with a local model; I will report here. Loading the skill will ask for a 2FA code.");
+    else if (rc == -AC_EAGAIN)
+        say(d, chat, "Coder: busy, a generation is running already.");
+    else
+        say(d, chat, err.msg);
+}
+
 void ac_node_dispatch_message(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *chat, const char *text,
                               int64_t now)
 {
@@ -689,22 +974,20 @@ void ac_node_dispatch_message(const ac_node_dispatch_cfg_t *d, PGconn *c, const 
     case AC_TG_CMD_SETUP: cmd_setup(d, c, chat, &cmd, now); break;
     case AC_TG_CMD_CONFIRM: cmd_confirm(d, c, chat, &cmd, now); break;
     case AC_TG_CMD_DISABLE: cmd_disable(d, c, chat, &cmd, now); break;
-    case AC_TG_CMD_GITHUB:
-        say(d, chat, "GitHub security reviews are not available yet: they come with the LLM support.");
-        break;
+    case AC_TG_CMD_GITHUB: cmd_github(d, c, chat, &cmd); break;
+    case AC_TG_CMD_LLM: cmd_llm(d, c, chat); break;
+    case AC_TG_CMD_CODER: cmd_coder(d, c, chat, &cmd, now); break;
     case AC_TG_CMD_RATE: cmd_rate(d, c, chat, &cmd); break;
     case AC_TG_CMD_CODE: {
         char code[8];
         snprintf(code, sizeof(code), "%.*s", 6, cmd.arg);
         if (answer_challenge(d, c, chat, code, now))
             break;
-        /* no challenge waits, so six digits are just text */
-        say(d, chat, "I understand commands only (no language model is configured). Type /help for the list.");
+        /* no challenge waits: a code is never sent to a language model (it may still be valid for a minute) */
+        say(d, chat, "No 2FA request is waiting for a code.");
         break;
     }
-    case AC_TG_CMD_TEXT:
-        say(d, chat, "I understand commands only (no language model is configured). Type /help for the list.");
-        break;
+    case AC_TG_CMD_TEXT: converse(d, c, chat, cmd.arg, cmd.arg_len); break;
     case AC_TG_CMD_UNKNOWN: say(d, chat, "Unknown command. Type /help for the list."); break;
     }
 }

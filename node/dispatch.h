@@ -1,6 +1,8 @@
-/* node/dispatch.h - the command dispatcher: what the owner's Telegram messages do. Deterministic routing (no LLM):
- * /start, /ping, /status, /help, /workflows, /run, /runs, /cancel, /skills, /skill, /shell, /setup 2fa,
- * /confirm 2fa, /disable 2fa, /github, /rate, a 6-digit code answering the chat's 2FA challenge, and free text.
+/* node/dispatch.h - the command dispatcher: what the owner's Telegram messages do. Deterministic routing (the LLM
+ * never decides what runs): /start, /ping, /status, /help, /workflows, /run, /runs, /cancel, /skills, /skill,
+ * /shell, /setup 2fa, /confirm 2fa, /disable 2fa, /github, /llm, /coder, /rate, a 6-digit code answering the chat's
+ * 2FA challenge, and free text, which goes to the conversational skill (skills/llm_skills.h). Conversations and
+ * GitHub reviews run on the chat task runner (node/chat_task.h), so the poller stays free for the next message.
  *
  * 2FA (SECURITY.md, "The 2FA matrix"): /shell while 2FA is on, /run of a workflow that requires 2FA, /disable 2fa
  * and /setup 2fa while 2FA is on create a challenge (node/challenge.h) bound to exactly that action; the code runs
@@ -31,6 +33,10 @@ typedef struct ac_node_dispatch_cfg {
     int64_t started_at;            /* unix seconds, for /status */
     volatile sig_atomic_t *cancel; /* non-zero: stop a /shell command in flight (the node is stopping); may be NULL */
     struct ac_node_dynskills *dynskills; /* approved skill_* actions; NULL: refused */
+    struct ac_node_chat_tasks *tasks;    /* conversations and reviews run there; NULL: on the calling thread */
+    struct ac_node_coder *coder;         /* /coder; NULL: refused (dynamic skills are off) */
+    void (*coder_say)(void *arg, const char *chat_id, const char *text); /* the coder's reports (outlive the poller) */
+    void *coder_say_arg;
     ac_node_dispatch_out_t out;
 } ac_node_dispatch_cfg_t;
 

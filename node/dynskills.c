@@ -369,9 +369,15 @@ static int resolve(ac_node_dynskills_t *d, const char *file, char *abs, size_t c
     return 0;
 }
 
-/* Reads, declares and checks a file; on success *out is a new record (not registered). */
-static int prepare(ac_node_dynskills_t *d, const char *file, rec_t **out, ac_errmsg_t *err)
+/* Reads, declares and checks a file; on success *out is a new record (not registered). *stage (may be NULL) says
+ * how far it got: AC_NODE_DYNSKILLS_STAGE_FILE, _DECLARE (the Lua ran), _CHECK (the declaration was read). */
+static int prepare_staged(ac_node_dynskills_t *d, const char *file, rec_t **out, ac_node_dynskills_stage_t *stage,
+                          ac_errmsg_t *err)
 {
+    ac_node_dynskills_stage_t ignored;
+    if (stage == NULL)
+        stage = &ignored;
+    *stage = AC_NODE_DYNSKILLS_STAGE_FILE;
     *out = NULL;
     char abs[PATH_MAX];
     int rc = resolve(d, file, abs, sizeof(abs), err);
@@ -393,6 +399,7 @@ static int prepare(ac_node_dynskills_t *d, const char *file, rec_t **out, ac_err
     const char *base = strrchr(r->file, '/') != NULL ? strrchr(r->file, '/') + 1 : r->file;
     char chunk[AC_SKILLS_DYNFILE_NAME_MAX + 1];
     snprintf(chunk, sizeof(chunk), "%.*s", (int)strcspn(base, "."), base);
+    *stage = AC_NODE_DYNSKILLS_STAGE_DECLARE;
     if ((rc = ac_skills_sandbox_run(&o, "declare", chunk, r->src, r->len, NULL, NULL, NULL, &sr, err)) != 0) {
         rec_free(r);
         return rc;
@@ -403,6 +410,7 @@ static int prepare(ac_node_dynskills_t *d, const char *file, rec_t **out, ac_err
         rec_free(r);
         return -AC_EINVAL;
     }
+    *stage = AC_NODE_DYNSKILLS_STAGE_CHECK;
     rc = check_declaration(sr.output, r, err);
     ac_skills_sandbox_result_clear(&sr);
     if (rc != 0) {
@@ -421,6 +429,11 @@ static int prepare(ac_node_dynskills_t *d, const char *file, rec_t **out, ac_err
     };
     *out = r;
     return 0;
+}
+
+static int prepare(ac_node_dynskills_t *d, const char *file, rec_t **out, ac_errmsg_t *err)
+{
+    return prepare_staged(d, file, out, NULL, err);
 }
 
 /* Registers r in place of any live skill of that name. Locked. */
@@ -887,4 +900,100 @@ static int dyn_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_sk
     if (own != NULL)
         PQfinish(own);
     return out;
+}
+
+/* --- trial runs (the coder's validation) -------------------------------------------------------------------- */
+
+/* The SkillAPI of a trial run: nothing is allowed. Stopped like a real run at the denial limit. */
+static int deny_all(void *ud, const ac_skills_channel_msg_t *call, json_t **result, char *err, size_t errcap)
+{
+    (void)call;
+    (void)result;
+    unsigned *denials = ud;
+    snprintf(err, errcap, "permission_denied: a test run has no SkillAPI permissions");
+    return ++*denials >= AC_NODE_SKILLAPI_DENIALS_MAX ? -2 : -1;
+}
+
+int ac_node_dynskills_test_run(ac_node_dynskills_t *d, ac_node_dynskills_trial_t *t, ac_errmsg_t *err)
+{
+    t->ran = false;
+    t->stage = AC_NODE_DYNSKILLS_STAGE_FILE;
+    t->binding = NULL;
+    t->output = NULL;
+    t->branch[0] = '\0';
+    t->name[0] = '\0';
+    rec_t *r = NULL;
+    pthread_mutex_lock(&d->lock);
+    int rc = prepare_staged(d, t->file, &r, &t->stage, err);
+    pthread_mutex_unlock(&d->lock);
+    if (rc != 0)
+        return rc;
+    snprintf(t->name, sizeof(t->name), "%s", r->name);
+    t->binding = binding_of(r);
+    if (t->sha256 != NULL && strcmp(r->sha256, t->sha256) != 0) {
+        rec_free(r);
+        return ac_errmsg_set(err, -AC_EPERM, "the file changed since it was inspected");
+    }
+    if (t->expect_name != NULL && strcmp(r->name, t->expect_name) != 0) {
+        ac_errmsg_set(err, -AC_EINVAL, "the skill must declare name = \"%s\" (it declares \"%s\")", t->expect_name,
+                      r->name);
+        rec_free(r);
+        return -AC_EINVAL;
+    }
+    int64_t wall = ac_node_settings_int_or(d->settings, "skills.sandbox.timeout_ms", AC_SKILLS_SANDBOX_WALL_DEFAULT);
+    if (wall <= 0 || wall > 3600 * 1000)
+        wall = AC_SKILLS_SANDBOX_WALL_DEFAULT;
+    if (t->deadline_ms > 0 && t->deadline_ms - ac_skill_now_ms() < wall)
+        wall = t->deadline_ms - ac_skill_now_ms();
+    if (wall < 100) {
+        rec_free(r);
+        return ac_errmsg_set(err, -AC_ETIMEDOUT, "timeout: no time left for a test run");
+    }
+    int64_t mem_mb = ac_node_settings_int_or(d->settings, "skills.sandbox.memory_mb", 64);
+    if (mem_mb < 4 || mem_mb > 4096)
+        mem_mb = 64;
+    json_t *cfg = t->config != NULL ? json_deep_copy(t->config) : json_object();
+    json_t *a = json_pack("{s:O?, s:o, s:i}", "input", t->input, "config", cfg, "workflow_run_id", 0);
+    ac_skills_sandbox_opts_t o = {.helper = d->helper,
+                                  .uid = d->uid,
+                                  .gid = d->gid,
+                                  .memory = (size_t)mem_mb * 1024 * 1024,
+                                  .wall_ms = (unsigned)wall,
+                                  .cancel = t->cancel};
+    ac_skills_sandbox_result_t sr;
+    unsigned denials = 0;
+    t->stage = AC_NODE_DYNSKILLS_STAGE_RUN;
+    rc = a != NULL ? ac_skills_sandbox_run(&o, "run", r->name, r->src, r->len, a, deny_all, &denials, &sr, err)
+                   : ac_errmsg_set(err, -AC_EINVAL, "the test input cannot be handed to a dynamic skill");
+    json_decref(a);
+    if (rc != 0) {
+        rec_free(r);
+        return rc;
+    }
+    t->ran = true;
+    switch (sr.outcome) {
+    case AC_SKILLS_SANDBOX_OK:
+        if (!ac_skills_def_has_route(&r->def, sr.branch) && strcmp(sr.branch, "on_success") != 0) {
+            rc = ac_errmsg_set(err, -AC_EINVAL, "invalid_branch: %s is not one of the skill's routes", sr.branch);
+            break;
+        }
+        t->output = sr.output;
+        sr.output = NULL;
+        snprintf(t->branch, sizeof(t->branch), "%s", sr.branch);
+        break;
+    case AC_SKILLS_SANDBOX_FAILED: rc = ac_errmsg_set(err, -AC_EINVAL, "skill_failed: %s", sr.error); break;
+    case AC_SKILLS_SANDBOX_TIMEOUT:
+        rc = ac_errmsg_set(err, -AC_EINVAL, "skill_timeout: ran longer than %lld ms", (long long)wall);
+        break;
+    case AC_SKILLS_SANDBOX_CANCELLED: rc = ac_errmsg_set(err, -AC_ESTOPPED, "cancelled"); break;
+    default:
+        rc = ac_errmsg_set(err, -AC_EINVAL, "sandbox_violation: %s",
+                           strncmp(sr.error, "sandbox_violation: ", 19) == 0 ? sr.error + 19 : sr.error);
+        break;
+    }
+    ac_log_info("skills", "test_run", "skill=%s outcome=%s calls=%u ms=%lld", r->name,
+                ac_skills_sandbox_outcome_name(sr.outcome), sr.calls, (long long)sr.elapsed_ms);
+    ac_skills_sandbox_result_clear(&sr);
+    rec_free(r);
+    return rc;
 }

@@ -96,6 +96,45 @@ int ac_node_dynskills_filename_check(const char *filename, char name[AC_SKILLS_D
 int ac_node_dynskills_write(ac_node_dynskills_t *d, const char *filename, const char *src, size_t len,
                             ac_errmsg_t *err);
 
+/* A trial run of a skill file that is not loaded (the coder's validation, node/coder.h). The file passes exactly the
+ * checks of a load or an inspection (skills/dynfile.h, the declaration read in the sandbox, name, version,
+ * permissions, routes); its SHA-256 must be t->sha256 and its name t->expect_name when those are set; then run(args) is called in a fresh sandbox
+ * with args {input, config, workflow_run_id = 0} under the normal limits (skills.sandbox.timeout_ms and memory_mb,
+ * never past t->deadline_ms) and WITHOUT any SkillAPI permission: every call is answered "permission_denied" and not
+ * performed (the run is stopped at the AC_NODE_SKILLAPI_DENIALS_MAX-th). Nothing is registered, recorded or audited.
+ * t->stage says how far it got, so a caller can tell a file or declaration the checks refused (FILE, CHECK) from Lua
+ * that does not load or run (DECLARE, RUN).
+ * Returns 0 when run returned ok with one of its routes; -AC_EINVAL when the Lua failed (err: the declaration's Lua
+ * error, or "skill_failed: ...", "skill_timeout: ...", "sandbox_violation: ...", "invalid_branch: ..."); -AC_ESTOPPED
+ * when cancelled; -AC_EPERM when the checksum differs; otherwise the loader's errors (dynskills_load above), or the
+ * sandbox's when it cannot start. OUT (the caller json_decref's both, whatever the return): t->binding, what an
+ * approval would bind (as ac_node_dynskills_inspect, without "replaces"), once the declaration passed; t->output on
+ * success. */
+typedef enum {
+    AC_NODE_DYNSKILLS_STAGE_FILE = 0, /* the file checks (path, kind, size, bytecode, UTF-8) */
+    AC_NODE_DYNSKILLS_STAGE_DECLARE,  /* its Lua loaded and the declaration read in the sandbox */
+    AC_NODE_DYNSKILLS_STAGE_CHECK,    /* the declaration checked (name, version, permissions, routes), the checksum */
+    AC_NODE_DYNSKILLS_STAGE_RUN,      /* run(args) in the sandbox */
+} ac_node_dynskills_stage_t;
+
+typedef struct ac_node_dynskills_trial {
+    const char *file;              /* "<name>.lua" in SKILLS_DIR (or an absolute path inside it) */
+    const char *sha256;            /* NULL, or the 64 hex digits the file must have */
+    const char *expect_name;       /* NULL, or the name the file must declare (else -AC_EINVAL, stage CHECK) */
+    const json_t *input;           /* NULL: none */
+    const json_t *config;          /* NULL: {} */
+    int64_t deadline_ms;           /* CLOCK_MONOTONIC ms; 0: only the settings' limit */
+    volatile sig_atomic_t *cancel; /* may be NULL */
+    /* OUT */
+    ac_node_dynskills_stage_t stage;
+    bool ran;        /* run(args) was called */
+    json_t *binding; /* {name, version, permissions, routes, checksum} */
+    json_t *output;
+    char branch[AC_SKILL_BRANCH_MAX];
+    char name[AC_SKILLS_DYNFILE_NAME_MAX + 1]; /* the declared name (once the declaration was read) */
+} ac_node_dynskills_trial_t;
+int ac_node_dynskills_test_run(ac_node_dynskills_t *d, ac_node_dynskills_trial_t *t, ac_errmsg_t *err);
+
 /* How many *.lua files SKILLS_DIR holds. */
 int ac_node_dynskills_count_files(ac_node_dynskills_t *d);
 

@@ -15,6 +15,30 @@ extern char **environ;
 
 #define ENV_VALUE_MAX (64 * 1024)
 
+/* Whether the host part of an http URL (after "http://") is this host: 127.x.y.z, localhost or [::1]. */
+static bool loopback_host(const char *h)
+{
+    size_t n = strcspn(h, ":/");
+    if (h[0] == '[')
+        return strncmp(h, "[::1]", 5) == 0 && (h[5] == '\0' || h[5] == ':' || h[5] == '/');
+    if (n == 9 && strncmp(h, "localhost", 9) == 0)
+        return true;
+    return n >= 7 && strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") == n;
+}
+
+int ac_node_env_api_url_check(const char *name, const char *url, ac_errmsg_t *err)
+{
+    if (strlen(url) > 512 || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        strpbrk(url, " \t\r\n?#@") != NULL)
+        return ac_errmsg_set(err, -AC_ECONFIG, "%s must be an http:// or https:// URL without a query", name);
+    if (strncmp(url, "http://", 7) == 0 && !loopback_host(url + 7))
+        return ac_errmsg_set(err, -AC_ECONFIG,
+                             "%s: a key or token travels to it, so plain http:// is only for a server on this host "
+                             "(127.x, localhost, [::1]); use https://",
+                             name);
+    return 0;
+}
+
 void ac_node_env_erase(const char *name)
 {
     size_t nl = strlen(name);

@@ -31,4 +31,10 @@ int ac_node_env_require_secret(const ac_node_env_t *env, ac_errmsg_t *err);
 /* Removes `name` from the environment and overwrites its original "NAME=value" bytes with zeros. */
 void ac_node_env_erase(const char *name);
 
+/* Checks the base URL of an outside API a secret travels to (TELEGRAM_API_URL, GEMINI_API_URL, ANTHROPIC_API_URL,
+ * GITHUB_API_URL; name is the variable, for the message): http:// or https://, at most 512 bytes, no spaces, query,
+ * fragment or user name; plain http:// only to this host (127.x, localhost, [::1]), since the key or token would
+ * cross the network in clear. Returns 0 or -AC_ECONFIG with err. */
+int ac_node_env_api_url_check(const char *name, const char *url, ac_errmsg_t *err);
+
 #endif

@@ -111,6 +111,10 @@ static int start_web(ac_node_runtime_t *rt, ac_node_app_t *app, ac_web_server_t 
         .session_seconds = ac_node_env_get(&rt->env, "ALEXCLAW_WEB_SESSION_SECONDS") != NULL
                                ? strtoll(ac_node_env_get(&rt->env, "ALEXCLAW_WEB_SESSION_SECONDS"), NULL, 10)
                                : 0,
+        .gemini_url = ac_node_env_get(&rt->env, "GEMINI_API_URL"),
+        .anthropic_url = ac_node_env_get(&rt->env, "ANTHROPIC_API_URL"),
+        .github_review = ac_node_app_github_review,
+        .github_review_arg = app,
     };
     return ac_web_server_start(&cfg, out, err);
 }

@@ -2,6 +2,7 @@
 #include "node/skillapi.h"
 
 #include "node/action.h"
+#include "node/ask_owner.h"
 #include "node/audit.h"
 #include "node/challenge.h"
 #include "node/log.h"
@@ -10,6 +11,7 @@
 #include "policy/alloc.h"
 #include "policy/utf8.h"
 #include "skills/dynfile.h"
+#include "skills/llm.h"
 #include "skills/webread.h"
 
 #include <limits.h>
@@ -20,9 +22,11 @@
 #include <strings.h>
 #include <time.h>
 
-#define TEXT_MAX   (16 * 1024)  /* a message to the owner */
-#define REPLY_MAX  (900 * 1024) /* what a search may hand back (the frame is 1 MiB) */
-#define NAME_MAX_W 255          /* workflow and step names */
+#define TEXT_MAX       (16 * 1024)  /* a message to the owner */
+#define REPLY_MAX      (900 * 1024) /* what a search may hand back (the frame is 1 MiB) */
+#define NAME_MAX_W     255          /* workflow and step names */
+#define LLM_PROMPT_MAX (512 * 1024) /* llm_complete: the prompt */
+#define LLM_SYSTEM_MAX (64 * 1024)  /* and the system prompt */
 
 struct ac_node_skillapi {
     ac_node_skillapi_cfg_t cfg;
@@ -161,10 +165,36 @@ static int authorize(ac_node_skillapi_caller_t *w, ac_policy_perms_t perm, char 
 
 /* --- the functions --------------------------------------------------------------------------------------------- */
 
+/* llm_complete(prompt, {tier, provider, system}): the router (skills/llm.h) on the run's connection, within the
+ * sandbox's own deadline. The answer is text; usage counts against the provider's daily limit like any call. */
 static int do_llm(call_t *c, json_t **result)
 {
-    (void)result;
-    return fail(c, "llm_not_available: no LLM provider is configured on this node yet");
+    bool bad = false;
+    const char *prompt = str_arg(c, c->args, "prompt", true, LLM_PROMPT_MAX, &bad);
+    json_t *o = bad ? NULL : opts_of(c, &bad);
+    const char *tier = bad || o == NULL ? NULL : str_arg(c, o, "tier", false, 16, &bad);
+    const char *provider = bad || o == NULL ? NULL : str_arg(c, o, "provider", false, AC_SKILLS_LLM_NAME_MAX, &bad);
+    const char *system = bad || o == NULL ? NULL : str_arg(c, o, "system", false, LLM_SYSTEM_MAX, &bad);
+    if (bad)
+        return -1;
+    if (tier != NULL && ac_skills_llm_tier_check(tier) != 0)
+        return fail(c, "invalid_argument: tier must be light, medium, heavy or local");
+    ac_skill_ctx_t ctx = *c->who->ctx;
+    ctx.db = c->who->db;
+    if (ctx.deadline_ms == 0 || ctx.deadline_ms > c->who->deadline_ms)
+        ctx.deadline_ms = c->who->deadline_ms;
+    ac_skills_llm_call_t call = {.prompt = prompt, .system = system, .tier = tier, .provider = provider};
+    ac_skills_llm_answer_t ans = {0};
+    ac_errmsg_t e = {{0}};
+    int rc = ac_skills_llm_complete(&ctx, &call, &ans, &e);
+    if (rc == 0) /* the reply must fit its frame: a longer answer is cut (never inside a character) */
+        *result = json_stringn(ans.text, ac_policy_utf8_fit(ans.text, strlen(ans.text), REPLY_MAX));
+    ac_skills_llm_answer_free(&ans);
+    if (rc != 0)
+        return fail(c, "%s", e.msg);
+    if (*result == NULL)
+        return fail(c, "llm_failed: the answer is not UTF-8 text");
+    return 0;
 }
 
 static int do_send(call_t *c, json_t **result, bool html)
@@ -567,9 +597,20 @@ static int do_read_skill(call_t *c, json_t **result)
     return 0;
 }
 
-/* load/unload/reload: never directly; a challenge the owner answers with a code (the 2FA matrix). The challenge
- * binds what the file holds now (checksum and declaration, shown in the prompt); a skill asks at most once per run
- * and never replaces a request that already waits for the owner. */
+/* load/unload/reload: never directly; a challenge the owner answers with a code (the 2FA matrix), made by
+ * node/ask_owner.h. The challenge binds what the file holds now (checksum and declaration, shown in the prompt); a
+ * skill asks at most once per run and never replaces a request that already waits for the owner. */
+typedef struct manage_build {
+    ac_node_dynskills_t *dyn;
+    const char *type, *arg;
+} manage_build_t;
+
+static int manage_build(void *a, PGconn *db, json_t **action, ac_errmsg_t *err)
+{
+    manage_build_t *b = a;
+    return ac_node_action_skill(b->dyn, db, b->type, b->arg, action, err);
+}
+
 static int do_manage(call_t *c, json_t **result, const char *fn)
 {
     ac_node_settings_t *s = c->who->api->cfg.settings;
@@ -592,50 +633,22 @@ static int do_manage(call_t *c, json_t **result, const char *fn)
         return fail(c, "requires_2fa: loading and unloading skills needs two-factor authentication; turn it on");
     if (c->who->asked)
         return fail(c, "busy: this run already asked the owner once");
-    char *chat = NULL;
-    if (ac_node_settings_get_str(s, "telegram.chat_id", &chat) != 0 || chat == NULL || chat[0] == '\0' ||
-        c->who->api->cfg.tg == NULL || !ac_node_tg_client_configured(c->who->api->cfg.tg)) {
-        free(chat);
-        return fail(c, "requires_2fa: no Telegram chat to ask the owner; use the admin UI");
-    }
-    char scope[AC_NODE_CHALLENGE_SCOPE_MAX], id[AC_NODE_CHALLENGE_ID_MAX];
-    ac_node_challenge_scope_telegram(chat, scope, sizeof(scope));
+    manage_build_t b = {c->who->api->cfg.dyn,
+                        strcmp(fn, "load_skill") == 0     ? "skill_load"
+                        : strcmp(fn, "unload_skill") == 0 ? "skill_unload"
+                                                          : "skill_reload",
+                        arg};
+    ac_node_ask_owner_t o;
+    ac_node_ask_owner_telegram(&o, s, c->who->api->cfg.tg);
+    char by[96];
+    snprintf(by, sizeof(by), "asked by the dynamic skill %s", c->who->skill);
+    ac_node_ask_owner_result_t ar;
     ac_errmsg_t e = {{0}};
-    int64_t now = (int64_t)time(NULL);
-    bool pending = false;
-    int rc = ac_node_challenge_pending(c->who->db, scope, now, &pending, &e);
-    if (rc == 0 && pending) {
-        free(chat);
-        return fail(c, "busy: the owner has a 2FA request waiting; ask again later");
-    }
-    json_t *action = NULL;
-    const char *type = strcmp(fn, "load_skill") == 0     ? "skill_load"
-                       : strcmp(fn, "unload_skill") == 0 ? "skill_unload"
-                                                         : "skill_reload";
-    if (rc == 0 && (rc = ac_node_action_skill(c->who->api->cfg.dyn, c->who->db, type, arg, &action, &e)) != 0) {
-        free(chat);
-        return from_errmsg(c, "refused", &e);
-    }
-    char *desc = action != NULL ? ac_node_action_describe(action) : NULL, *full = NULL;
-    if (rc == 0) {
-        size_t fl = strlen(desc) + strlen(c->who->skill) + 64;
-        full = ac_malloc(fl);
-        snprintf(full, fl, "%s (asked by the dynamic skill %s)", desc, c->who->skill);
-        rc = ac_node_challenge_create(c->who->db, scope, action, full, now, id, &e);
-    }
-    json_decref(action);
-    if (rc == 0) {
-        c->who->asked = true;
-        char *prompt = ac_node_challenge_prompt(full);
-        ac_errmsg_t se = {{0}};
-        (void)ac_node_tg_client_send(c->who->api->cfg.tg, chat, NULL, prompt, &se);
-        free(prompt);
-    }
-    free(desc);
-    free(full);
-    free(chat);
-    if (rc != 0)
-        return from_errmsg(c, "challenge_failed", &e);
+    if (ac_node_ask_owner(&o, c->who->db, manage_build, &b, by, &ar, &e) != 0)
+        return ar.status == AC_NODE_ASK_OWNER_REFUSED  ? from_errmsg(c, "refused", &e)
+               : ar.status == AC_NODE_ASK_OWNER_FAILED ? from_errmsg(c, "challenge_failed", &e)
+                                                       : fail(c, "%s", e.msg);
+    c->who->asked = true;
     *result = json_pack("{s:s, s:s}", "status", "pending_2fa", "message",
                         "the owner was asked for a 2FA code in Telegram; the change happens when they answer");
     return 0;

@@ -4,7 +4,7 @@
  * denial audited), then its arguments are validated with size limits, and only then is it performed.
  *
  * Functions (reference 5.3; the Lua arguments in order, see skills/channel.c):
- *   llm_complete(prompt, options)            llm: "llm_not_available" until the LLM issue lands
+ *   llm_complete(prompt, {tier, provider, system})  llm: the router (skills/llm.h); answers the text (cut at 900 KiB)
  *   send_message|send_telegram(text)         gateway_send, or telegram_send: plain text to the owner's chat
  *   send_html|send_telegram_html(text)       the same, as Telegram HTML (plain text if Telegram refuses the markup)
  *   memory_search(query, {kind, limit})      memory_read     memory_recent({kind, limit})   memory_exists(source)

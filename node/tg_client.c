@@ -1,6 +1,7 @@
 /* node/tg_client.c - the Telegram Bot API client of tg_client.h. */
 #include "node/tg_client.h"
 
+#include "node/env.h"
 #include "node/log.h"
 #include "node/tg_proto.h"
 #include "policy/alloc.h"
@@ -21,17 +22,6 @@ struct ac_node_tg_client {
     ac_node_settings_t *settings;
 };
 
-/* Whether the host part of an http URL (after "http://") is this host: 127.x.y.z, localhost or [::1]. */
-static bool loopback_host(const char *h)
-{
-    size_t n = strcspn(h, ":/");
-    if (h[0] == '[')
-        return strncmp(h, "[::1]", 5) == 0 && (h[5] == '\0' || h[5] == ':' || h[5] == '/');
-    if (n == 9 && strncmp(h, "localhost", 9) == 0)
-        return true;
-    return n >= 7 && strncmp(h, "127.", 4) == 0 && strspn(h, "0123456789.") == n;
-}
-
 int ac_node_tg_client_new(const char *api_url, ac_node_settings_t *settings, ac_node_tg_client_t **out,
                           ac_errmsg_t *err)
 {
@@ -39,13 +29,11 @@ int ac_node_tg_client_new(const char *api_url, ac_node_settings_t *settings, ac_
     if (api_url == NULL || api_url[0] == '\0')
         api_url = AC_NODE_TG_DEFAULT_API;
     size_t n = strlen(api_url);
-    if (n > AC_NODE_TG_API_URL_MAX || (strncmp(api_url, "http://", 7) != 0 && strncmp(api_url, "https://", 8) != 0) ||
-        strpbrk(api_url, " \t\r\n?#@") != NULL)
-        return ac_errmsg_set(err, -AC_ECONFIG, "TELEGRAM_API_URL must be an http:// or https:// URL without a query");
-    if (strncmp(api_url, "http://", 7) == 0 && !loopback_host(api_url + 7))
-        return ac_errmsg_set(err, -AC_ECONFIG,
-                             "TELEGRAM_API_URL: the bot token travels in the URL, so plain http:// is only for a "
-                             "server on this host (127.x, localhost, [::1]); use https://");
+    if (n > AC_NODE_TG_API_URL_MAX)
+        return ac_errmsg_set(err, -AC_ECONFIG, "TELEGRAM_API_URL is too long");
+    int rc = ac_node_env_api_url_check("TELEGRAM_API_URL", api_url, err);
+    if (rc != 0)
+        return rc;
     ac_node_tg_client_t *c = ac_calloc(1, sizeof(*c));
     c->api_url = ac_strdup(api_url);
     while (n > 0 && c->api_url[n - 1] == '/')

@@ -69,6 +69,8 @@ typedef enum {
     AC_TG_CMD_DISABLE,
     AC_TG_CMD_GITHUB,
     AC_TG_CMD_RATE,
+    AC_TG_CMD_LLM,   /* /llm: the providers */
+    AC_TG_CMD_CODER, /* /coder <goal> */
 } ac_node_tg_cmd_kind_t;
 
 typedef struct ac_node_tg_cmd {

@@ -17,8 +17,11 @@ bool ac_node_twofa_enabled(ac_node_settings_t *s)
 
 bool ac_node_twofa_key_guarded(const char *key)
 {
+    /* llm.*, skill.* and github.*: which provider (and whose account) receives prompts, chats and diffs;
+     * coder.*: how much generated code runs */
     return strcmp(key, "telegram.chat_id") == 0 || strcmp(key, "api.token") == 0 || strncmp(key, "auth.", 5) == 0 ||
-           strncmp(key, "shell.", 6) == 0;
+           strncmp(key, "shell.", 6) == 0 || strncmp(key, "llm.", 4) == 0 || strncmp(key, "skill.", 6) == 0 ||
+           strncmp(key, "github.", 7) == 0 || strncmp(key, "coder.", 6) == 0;
 }
 
 static int db_fail(PGconn *c, ac_errmsg_t *err)

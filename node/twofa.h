@@ -17,7 +17,7 @@
 
 bool ac_node_twofa_enabled(ac_node_settings_t *s);
 /* Whether changing this setting needs a current code while 2FA is on (SECURITY.md, the 2FA matrix):
- * telegram.chat_id, auth.*, shell.* and api.token. */
+ * telegram.chat_id, auth.*, shell.*, api.token, and llm.*, skill.*, github.* and coder.* (where data goes). */
 bool ac_node_twofa_key_guarded(const char *key);
 
 /* Starts a setup: a new secret becomes auth.totp.pending_secret (replacing any earlier pending one). While 2FA is on,

@@ -198,6 +198,15 @@ static bool is_header_value(const char *s)
     return true;
 }
 
+/* Frees a header list after zeroing its lines (they may hold an API key or a token). */
+static void slist_free_wiped(struct curl_slist *list)
+{
+    for (struct curl_slist *l = list; l != NULL; l = l->next)
+        if (l->data != NULL)
+            explicit_bzero(l->data, strlen(l->data));
+    curl_slist_free_all(list);
+}
+
 /* Builds libcurl's header list: "Name: value" ("Name;" sends an empty value; "Name:" would remove the header), then
  * removals of the Content-Type libcurl adds to bodies and of Expect: 100-continue (a needless round trip).
  * Returns 0, -AC_EINVAL for a bad header, or -AC_ENOMEM. */
@@ -218,7 +227,7 @@ static int header_list(const ac_skills_http_req_t *req, struct curl_slist **out)
         char *line = ac_malloc(n);
         snprintf(line, n, h->value[0] != '\0' ? "%s: %s" : "%s;", h->name, h->value);
         struct curl_slist *next = curl_slist_append(list, line);
-        free(line);
+        ac_free_secret(line, n); /* header lines carry API keys and tokens */
         if (next == NULL) {
             rc = -AC_ENOMEM;
             goto Exit;
@@ -238,7 +247,7 @@ static int header_list(const ac_skills_http_req_t *req, struct curl_slist **out)
     }
 Exit:
     if (rc != 0) {
-        curl_slist_free_all(list);
+        slist_free_wiped(list);
         list = NULL;
     }
     *out = list;
@@ -377,7 +386,7 @@ Exit:
     ac_log_debug("http", "request", "method=%s url=%s status=%ld bytes=%zu ms=%lld error=%s", method, safe_url,
                  resp->status, x.len, (long long)(ac_skill_now_ms() - started), resp->error);
     free(x.buf);
-    curl_slist_free_all(headers);
+    slist_free_wiped(headers);
     if (curl != NULL)
         curl_easy_cleanup(curl);
     return rc;

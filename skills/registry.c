@@ -5,7 +5,9 @@
 #include "policy/error.h"
 #include "skills/db_backup.h"
 #include "skills/gate.h"
+#include "skills/github_review.h"
 #include "skills/http.h"
+#include "skills/llm_skills.h"
 #include "skills/notify.h"
 #include "skills/shell.h"
 
@@ -13,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The core skills of this build. Names of the original's other core skills (LLM, RSS, Google, ...) are reserved
- * below so a dynamic skill can never take them, even before their issue lands. */
+/* The core skills of this build (the coder is registered by node/app.c: it needs the dynamic skill loader). Names of
+ * the original's other core skills (RSS, Google, ...) are reserved below so a dynamic skill can never take them. */
 static const ac_skill_def_t *const core_defs[] = {
     &ac_skills_shell,
     &ac_skills_web_fetch,
@@ -23,6 +25,10 @@ static const ac_skill_def_t *const core_defs[] = {
     &ac_skills_telegram_notify,
     &ac_skills_receive_from_workflow,
     &ac_skills_send_to_workflow,
+    &ac_skills_llm_transform,
+    &ac_skills_llm_score,
+    &ac_skills_conversational,
+    &ac_skills_github_security_review,
 };
 
 const char *const ac_skills_core_names[] = {

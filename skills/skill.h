@@ -35,6 +35,10 @@ typedef struct ac_skill_ctx {
     const char *backup_dir;       /* BACKUP_DIR, absolute (db_backup) */
     const char *shell_user;       /* ALEXCLAW_SHELL_USER: who runs shell commands when the node is root */
     const char *node_name;
+    /* Base URLs of external APIs (GEMINI_API_URL, ANTHROPIC_API_URL, GITHUB_API_URL); NULL: the public ones. */
+    const char *gemini_url;
+    const char *anthropic_url;
+    const char *github_url;
     int64_t run_id;                /* workflow_runs.id, 0 outside a run */
     int64_t deadline_ms;           /* CLOCK_MONOTONIC ms by which the skill must have returned */
     volatile sig_atomic_t *cancel; /* may be NULL; non-zero when the run was cancelled */

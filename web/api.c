@@ -1,10 +1,11 @@
 /* web/api.c - /health, /metrics and the JSON API under /api/ (internal.h); /api/2fa and /api/policies, /api/audit go
- * to twofa.c and policies.c, /api/skills to skills.c.
+ * to twofa.c and policies.c, /api/skills to skills.c, /api/llm to llm.c.
  *
  * Handlers that need PostgreSQL run their query on a web database worker (jobs.h) and answer from the loop. Every
  * error is JSON {"error": "..."} with a fitting status. Secrets never leave: settings that are sensitive are sent
  * masked, and the API token is shown once, when it is made. */
 #include "web/call.h"
+#include "web/llm.h"
 #include "web/policies.h"
 #include "web/skills.h"
 #include "web/twofa.h"
@@ -106,9 +107,24 @@ static void metrics_run(PGconn *db, ac_web_call_t *c)
                            (json_int_t)strtoll(PQgetvalue(r, 0, 3), NULL, 10), "cancelled",
                            (json_int_t)strtoll(PQgetvalue(r, 0, 4), NULL, 10));
     PQclear(r);
-    c->body = json_pack("{s:o,s:o,s:{s:o},s:{s:[],s:i},s:{s:s,s:i}}", "system", system_json(c->s), "workflows", wf,
-                        "skills", "circuit_breakers", breakers_json(c->s), "llm", "providers", "total_calls_today", 0,
-                        "mcp", "status", "disabled", "tools_registered", 0);
+    c->body = json_pack("{s:o,s:o,s:{s:o},s:o,s:{s:s,s:i}}", "system", system_json(c->s), "workflows", wf, "skills",
+                        "circuit_breakers", breakers_json(c->s), "llm", ac_web_llm_metrics(db, c->s), "mcp", "status",
+                        "disabled", "tools_registered", 0);
+}
+
+/* A Prometheus label value: backslash, double quote and line feed escaped (a provider's name is the owner's text). */
+static void label_value(FILE *f, const char *v)
+{
+    for (const char *p = v != NULL ? v : ""; *p; p++) {
+        if (*p == '\\' || *p == '"') {
+            fputc('\\', f);
+            fputc(*p, f);
+        } else if (*p == '\n') {
+            fputs("\\n", f);
+        } else {
+            fputc(*p, f);
+        }
+    }
 }
 
 /* Prometheus text exposition of the same figures. */
@@ -144,6 +160,20 @@ static void metrics_text(h2o_req_t *req, json_t *m)
     {
         fprintf(f, "alexclaw_circuit_breaker_open{skill=\"%s\"} %d\n", k,
                 strcmp(json_string_value(json_object_get(v, "state")), "closed") != 0);
+    }
+    json_t *llm = json_object_get(m, "llm");
+    fprintf(f, "# HELP alexclaw_llm_calls_today Successful LLM calls today (UTC).\n"
+               "# TYPE alexclaw_llm_calls_today gauge\n");
+    fprintf(f, "alexclaw_llm_calls_today %lld\n",
+            (long long)json_integer_value(json_object_get(llm, "total_calls_today")));
+    fprintf(f, "# HELP alexclaw_llm_provider_calls_today Successful LLM calls today (UTC) by provider.\n"
+               "# TYPE alexclaw_llm_provider_calls_today gauge\n");
+    size_t i;
+    json_array_foreach(json_object_get(llm, "providers"), i, v)
+    {
+        fputs("alexclaw_llm_provider_calls_today{provider=\"", f);
+        label_value(f, json_string_value(json_object_get(v, "name")));
+        fprintf(f, "\"} %lld\n", (long long)json_integer_value(json_object_get(v, "usage_today")));
     }
     fclose(f);
     ac_web_respond(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", buf, len, NULL);
@@ -742,6 +772,8 @@ void ac_web_api(ac_web_server_t *s, h2o_req_t *req, const char *path, const ac_w
         ac_web_call_defer(s, req, c);
     } else if (strcmp(path, "/api/skills") == 0 || strncmp(path, "/api/skills/", 12) == 0) {
         ac_web_skills_api(s, req, path);
+    } else if (strncmp(path, "/api/llm/", 9) == 0) {
+        ac_web_llm_api(s, req, path);
     } else if (strcmp(path, "/api/logs") == 0 && get) {
         logs_get(req);
     } else {

@@ -13,9 +13,15 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 
+#define AC_WEB_WEBHOOK_SEEN 256 /* deliveries remembered against replays */
+
 struct ac_web_server {
     ac_web_cfg_t cfg; /* strings below are our copies */
     char *bind_addr, *tls_cert, *tls_key, *conninfo, *admin_password, *node_name;
+    char *gemini_url, *anthropic_url; /* NULL: the public APIs (web/llm.c's test calls) */
+    /* X-GitHub-Delivery ids of the last accepted webhook deliveries (loop thread only): a replay is not acted on */
+    char webhook_seen[AC_WEB_WEBHOOK_SEEN][40];
+    unsigned webhook_seen_next;
     uint8_t
         admin_digest[32]; /* SHA-256 of admin_password: logins compare digests, so time says nothing of its length */
     h2o_globalconf_t config;
@@ -36,6 +42,8 @@ struct ac_web_server {
     /* cfg.audit_key's copy (zeroed at free); audit_key_set: there was one */
     uint8_t audit_key[AC_POLICY_AUDIT_HASH_LEN];
     bool audit_key_set;
+    volatile sig_atomic_t llm_cancel; /* set by ac_web_server_quiesce: an LLM test call in flight gives up */
+    int llm_tests;                    /* LLM test calls queued or running (loop thread only; web/llm.c) */
 };
 
 /* Who is asking: set by ac_web_auth_check. */

@@ -33,8 +33,8 @@ int64_t ac_web_now(void)
 /* The UI's pages: each is the same shell; the script draws the page the path names. */
 static bool is_page(const char *path)
 {
-    static const char *const pages[] = {"/",         "/workflows", "/runs", "/cluster", "/skills",
-                                        "/policies", "/config",    "/logs", NULL};
+    static const char *const pages[] = {"/",    "/workflows", "/runs",   "/cluster", "/skills",
+                                        "/llm", "/policies",  "/config", "/logs",    NULL};
     for (size_t i = 0; pages[i] != NULL; i++)
         if (strcmp(path, pages[i]) == 0)
             return true;
@@ -232,6 +232,8 @@ static void free_server(ac_web_server_t *s)
     ac_free_secret_str(s->conninfo);
     ac_free_secret_str(s->admin_password);
     free(s->node_name);
+    free(s->gemini_url);
+    free(s->anthropic_url);
     explicit_bzero(s->audit_key, sizeof(s->audit_key));
     free(s);
 }
@@ -252,6 +254,10 @@ int ac_web_server_start(const ac_web_cfg_t *cfg, ac_web_server_t **out, ac_errms
     if (s->admin_password != NULL)
         ac_policy_crypto_sha256(s->admin_password, strlen(s->admin_password), s->admin_digest);
     s->node_name = ac_strdup(cfg->node_name != NULL ? cfg->node_name : "");
+    s->gemini_url = dup_or_null(cfg->gemini_url);
+    s->anthropic_url = dup_or_null(cfg->anthropic_url);
+    s->cfg.gemini_url = s->gemini_url;
+    s->cfg.anthropic_url = s->anthropic_url;
     s->cfg.audit_key = NULL; /* the caller's buffer may go; ours is s->audit_key */
     if (cfg->audit_key != NULL) {
         memcpy(s->audit_key, cfg->audit_key, sizeof(s->audit_key));
@@ -342,6 +348,7 @@ void ac_web_server_quiesce(ac_web_server_t *s)
         return;
     s->closing = true;
     s->cfg.telegram = NULL;
+    s->llm_cancel = 1; /* an LLM test in flight ends now, not at its 60 s deadline */
     ac_web_jobs_quiesce(s->jobs);
 }
 

@@ -1,5 +1,6 @@
 /* web/server.h - the node's admin web server: h2o on one loop (the main thread runs it), plain HTTP or TLS, serving the static UI, the
- * JSON API under /api/, login and logout, /health, /metrics and the GitHub webhook.
+ * JSON API under /api/ (the LLM page's under /api/llm/, web/llm.h), login and logout, /health, /metrics and the GitHub
+ * webhook.
  *
  * The loop never waits on PostgreSQL: handlers that need it go through web/jobs.h. Request bodies are limited to
  * AC_WEB_BODY_MAX (h2o answers 413 beyond it). See docs/ARCHITECTURE.md, "The web layer", for the routes and the
@@ -35,6 +36,8 @@ typedef struct ac_web_cfg {
                                           * skills are off (no sandbox helper, or no usable SKILLS_DIR) */
     struct ac_node_telegram *telegram;   /* the Telegram poller (its state on the Dashboard); NULL: none */
     const char *telegram_api_url;        /* TELEGRAM_API_URL (NULL: Telegram's), for 2FA prompts to the chat */
+    const char *gemini_url;              /* GEMINI_API_URL, ANTHROPIC_API_URL (NULL: the public APIs): where the LLM */
+    const char *anthropic_url;           /* page's test calls go, and what it says receives the owner's data */
     const char *node_name;
     const uint8_t *audit_key;     /* the audit chain's key (AC_POLICY_AUDIT_HASH_LEN bytes, copied; secret); NULL: the
                                    * Policies page cannot verify the chain */
@@ -42,6 +45,9 @@ typedef struct ac_web_cfg {
     int64_t started_at;           /* unix seconds */
     int64_t session_seconds;      /* 0: AC_WEB_SESSION_LIFETIME_S */
     const char *bench_static_dir; /* NULL, or a directory served under /bench-static/ by h2o's file handler */
+    /* GitHub security reviews of accepted webhook events (node/app.h ac_node_app_github_review); NULL: none */
+    int (*github_review)(void *arg, const char *repo, bool pr, const char *ref, ac_errmsg_t *err);
+    void *github_review_arg;
 } ac_web_cfg_t;
 
 typedef struct ac_web_server ac_web_server_t;

@@ -1,6 +1,7 @@
 /* web/twofa.c - the admin UI's and the HTTP API's two-factor authentication (twofa.h). */
 #include "web/twofa.h"
 
+#include "web/llm.h"
 #include "web/policies.h"
 #include "web/skills.h"
 
@@ -61,6 +62,8 @@ bool ac_web_twofa_gate(PGconn *db, ac_web_call_t *c, json_t *action, bool telegr
     else
         snprintf(scope, sizeof(scope), "web");
     char *desc = ac_web_policies_describe(action), *replaced = NULL; /* NULL: not one of the web's own actions */
+    if (desc == NULL)
+        desc = ac_web_llm_describe(action);
     if (desc == NULL)
         desc = ac_node_action_describe(action);
     ac_errmsg_t err = {{0}};
@@ -227,6 +230,11 @@ static void verify_run(PGconn *db, ac_web_call_t *c)
     }
     if (ac_web_policies_is_action(action)) { /* policy rule changes: the web layer runs them (web/policies.h) */
         ac_web_policies_exec_approved(db, c, action);
+        json_decref(action);
+        return;
+    }
+    if (ac_web_llm_is_action(action)) { /* LLM provider changes: the web layer runs them (web/llm.h) */
+        ac_web_llm_exec_approved(db, c, action);
         json_decref(action);
         return;
     }

@@ -5,8 +5,10 @@
  * webhook is refused. Answers as the original: 401 {"error":"webhook secret not configured"} or {"error":"invalid
  * signature"}, and 200 {"status":"accepted"} for any correctly signed event. Bodies over 1 MiB get 413 before this
  * runs. Events the original acted on (pull_request opened/synchronize/reopened; push to a branch of
- * github.watched_branches) are handed to the workflow named by github.webhook_workflow, if any, as a machine trigger
- * (a requires_2fa workflow is never run this way), with input {"event", "delivery", "payload"}. */
+ * github.watched_branches) get a security review (skills/github_review.h: the pull request, or the pushed commit
+ * `after`), run by the node on its task runner with the result sent to the owner's chat, as the original did; and
+ * they are handed to the workflow named by github.webhook_workflow, if any, as a machine trigger (a requires_2fa
+ * workflow is never run this way), with input {"event", "delivery", "payload"}. The answer never waits for either. */
 #include "web/internal.h"
 
 #include "node/log.h"
@@ -80,6 +82,48 @@ static void on_refused(void *arg, int code, const char *reason)
     ac_log_warn("web", "webhook_not_run", "reason=%s", reason);
 }
 
+/* Whether this delivery id was accepted before (GitHub signs no timestamp, so a captured delivery could be sent
+ * again); remembers it otherwise. A delivery without an id is not remembered. Loop thread only. */
+static bool replayed(ac_web_server_t *s, const char *delivery)
+{
+    if (delivery[0] == '\0' || strlen(delivery) >= sizeof(s->webhook_seen[0]))
+        return false;
+    for (size_t i = 0; i < AC_WEB_WEBHOOK_SEEN; i++)
+        if (strcmp(s->webhook_seen[i], delivery) == 0)
+            return true;
+    snprintf(s->webhook_seen[s->webhook_seen_next], sizeof(s->webhook_seen[0]), "%s", delivery);
+    s->webhook_seen_next = (s->webhook_seen_next + 1) % AC_WEB_WEBHOOK_SEEN;
+    return false;
+}
+
+/* The review the original made of an actionable event: the pull request's number, or the pushed commit. */
+static void review(ac_web_server_t *s, const char *event, json_t *payload)
+{
+    if (s->cfg.github_review == NULL)
+        return;
+    const char *repo = json_string_value(json_object_get(json_object_get(payload, "repository"), "full_name"));
+    char ref[64] = "";
+    bool pr = strcmp(event, "pull_request") == 0;
+    if (pr) {
+        json_t *n = json_object_get(json_object_get(payload, "pull_request"), "number");
+        if (json_is_integer(n) && json_integer_value(n) > 0)
+            snprintf(ref, sizeof(ref), "%lld", (long long)json_integer_value(n));
+    } else {
+        const char *after = json_string_value(json_object_get(payload, "after"));
+        if (after != NULL && strlen(after) == 40 && strspn(after, "0123456789abcdef") == 40)
+            snprintf(ref, sizeof(ref), "%s", after);
+    }
+    ac_errmsg_t err = {{0}};
+    if (repo == NULL || ref[0] == '\0') {
+        ac_log_warn("web", "webhook_no_review", "event=%s reason=%s", event,
+                    "no repository or reference in the payload");
+        return;
+    }
+    int rc = s->cfg.github_review(s->cfg.github_review_arg, repo, pr, ref, &err);
+    ac_log_info("web", "webhook_review", "event=%s ref=%s queued=%s reason=%s", event, ref, rc == 0 ? "yes" : "no",
+                rc == 0 ? "-" : err.msg);
+}
+
 static void hand_on(ac_web_server_t *s, const char *event, const char *delivery, json_t *payload)
 {
     char *workflow = NULL;
@@ -133,9 +177,15 @@ void ac_web_webhook_github(ac_web_server_t *s, h2o_req_t *req)
         memcpy(delivery, dl.base, dl.len), delivery[dl.len] = '\0';
     json_t *payload = len > 0 ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     bool act = json_is_object(payload) && actionable(s, event, payload);
+    if (act && replayed(s, delivery)) {
+        ac_log_warn("web", "webhook_replayed", "event=%s delivery=%s", event, delivery);
+        act = false;
+    }
     ac_log_info("web", "webhook", "event=%s delivery=%s actionable=%s", event, delivery, act ? "yes" : "no");
-    if (act)
+    if (act) {
+        review(s, event, payload);
         hand_on(s, event, delivery, payload);
+    }
     json_decref(payload);
     ac_web_respond_json(req, 200, json_pack("{s:s}", "status", "accepted"));
 }

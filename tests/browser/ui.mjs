@@ -7,14 +7,17 @@
 // of attempts, meets a replaced challenge, runs the 2FA workflow through the dialog, makes an API token through it,
 // saves a secret on the Config page and sees it masked, gets a new 2FA key through the dialog, uses the Skills page (a
 // skill file picked and uploaded, its load refused while 2FA is off, a file the loader refuses, a load and an unload
-// through the dialog), reads the logs, signs out. Fails on any console error (a Content-Security-Policy violation shows up as one) or uncaught page error. Saves
+// through the dialog), uses the LLM page (a cloud provider written with SQL named as a receiver of data with a warning,
+// then disabled; a provider added through the form on a loopback fake server, tests/support/fake_llm.py, its key
+// shown masked, its Test showing the fake's answer, its name in the "receives your data" box), reads the logs, signs
+// out. Fails on any console error (a Content-Security-Policy violation shows up as one) or uncaught page error. Saves
 // a screenshot of every page (and of the 2FA setup and dialog) into AC_SCREENSHOTS.
-// Environment: AC_WEB_URL, AC_ADMIN_PASSWORD, AC_SCREENSHOTS, AC_CHROMIUM (default /usr/bin/chromium), and the node's
-// DATABASE_URL and SECRET_KEY_BASE (the audit log is written here with psql).
+// Environment: AC_WEB_URL, AC_ADMIN_PASSWORD, AC_SCREENSHOTS, AC_CHROMIUM (default /usr/bin/chromium), the node's
+// DATABASE_URL and SECRET_KEY_BASE (the audit log is written here with psql), and AC_SOURCE_DIR (the fake LLM server).
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
 import { createHmac, hkdfSync } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 const base = process.env.AC_WEB_URL;
 const password = process.env.AC_ADMIN_PASSWORD;
@@ -118,6 +121,23 @@ const SKILL_SRC = "skill = { name = 'browser_hello', version = '1', description 
 
 check('TOTP here matches RFC 6238 (SHA-1, T=59)', totp(Buffer.from('12345678901234567890'), 1) === '287082' &&
   totp(base32('GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'), 1) === '287082');
+
+// The loopback LLM provider (tests/support/fake_llm.py): it prints "PORT <n>" first and exits when its stdin closes.
+const fakeLlm = spawn('python3', [`${process.env.AC_SOURCE_DIR}/tests/support/fake_llm.py`, '--exit-on-stdin-eof'],
+  { stdio: ['pipe', 'pipe', 'ignore'] });
+const fakeLlmUrl = await new Promise((resolve, reject) => {
+  let out = '';
+  const timer = setTimeout(() => reject(new Error('fake_llm.py did not say its port')), 15000);
+  fakeLlm.stdout.on('data', (d) => {
+    out += d;
+    const m = out.match(/^PORT (\d+)\n/);
+    if (m) { clearTimeout(timer); resolve(`http://127.0.0.1:${m[1]}`); }
+  });
+  fakeLlm.on('exit', () => { clearTimeout(timer); reject(new Error('fake_llm.py exited')); });
+});
+fakeLlm.stdout.resume();
+const LLM_KEY = 'sk-browser-llm-secret-2468';
+const LLM_NAME = 'Browser echo <b>x</b>'; // a name no page may treat as HTML
 
 const browser = await chromium.launch({
   executablePath: process.env.AC_CHROMIUM || '/usr/bin/chromium',
@@ -248,6 +268,61 @@ try {
   check('and the row is marked in the log', true);
   await shot('02d-policies-broken');
   psql("UPDATE auth_audit_log SET reason = 'rate limit exceeded' WHERE id = 42");
+
+  // the LLM page (2FA is still off): a cloud provider written with SQL is named as a receiver of data, with a
+  // warning; disabled, it receives nothing. A provider added through the form on the fake server: its key is never
+  // shown, Test shows the fake's answer, and the box says where its prompts go.
+  psql("DELETE FROM llm_providers; INSERT INTO llm_providers (name, type, tier, model, enabled, priority) " +
+    "VALUES ('Browser Claude', 'anthropic', 'medium', 'claude-x', true, 20)");
+  await page.click('nav a[data-page=llm]');
+  await page.waitForSelector('h1:text("LLM providers")');
+  const claude = page.locator('tr[data-provider="Browser Claude"]');
+  check('the LLM page lists the providers', (await claude.locator('td[data-field=where]').textContent()) === 'cloud: Anthropic' &&
+    (await claude.locator('td[data-field=key]').textContent()) === 'none');
+  check(`the "receives your data" box names the cloud provider (${await page.textContent('#llm-receivers-list')})`,
+    (await page.textContent('#llm-receivers li[data-provider="Browser Claude"]')).includes('Anthropic (api.anthropic.com)'));
+  check('and warns that prompts leave the machine', (await page.textContent('#llm-cloud-warning')).includes('Anthropic'));
+  await shot('04a-llm-cloud');
+  await claude.locator('td[data-field=enabled] input').uncheck();
+  await page.waitForSelector('#llm-receivers[data-cloud=false]');
+  check('a disabled cloud provider receives nothing: no warning',
+    (await page.locator('#llm-cloud-warning').count()) === 0 && (await page.locator('#llm-receivers-none').count()) === 1);
+  await page.selectOption('#llm-type', 'openai_compatible');
+  await page.selectOption('#llm-tier', 'local');
+  await page.fill('#llm-name', LLM_NAME);
+  await page.fill('#llm-host', fakeLlmUrl);
+  await page.fill('#llm-model', 'browser-model');
+  await page.fill('#llm-api_key', LLM_KEY);
+  await page.fill('#llm-daily_limit', 'ten');
+  await page.click('#llm-save');
+  await page.waitForSelector('#llm-daily_limit-error:not([hidden])');
+  check(`a refused field says why under it (${await page.textContent('#llm-daily_limit-error')})`,
+    (await page.textContent('#llm-daily_limit-error')).includes('daily_limit'));
+  await page.fill('#llm-daily_limit', '50');
+  await page.click('#llm-save');
+  const echo = page.locator(`tr[data-provider="${LLM_NAME}"]`);
+  await echo.waitFor();
+  check('the provider added through the form is listed, its name as text',
+    (await echo.locator('td strong').textContent()) === LLM_NAME && (await echo.locator('td b').count()) === 0);
+  check('its key shows as set, never in clear', (await echo.locator('td[data-field=key]').textContent()) === 'set' &&
+    !(await page.content()).includes(LLM_KEY));
+  check('where its prompts go: the fake server on this machine',
+    (await echo.locator('td[data-field=where]').textContent()) === fakeLlmUrl.replace('http://', '') &&
+    (await page.textContent(`#llm-receivers li[data-provider="${LLM_NAME}"]`)).includes('this machine'));
+  await echo.locator('button[data-action=edit]').click();
+  check('editing it, the key field shows the mask only',
+    (await page.inputValue('#llm-api_key')) === '********' && (await page.getAttribute('#llm-api_key', 'type')) === 'password');
+  await page.click('#llm-cancel');
+  await echo.locator('button[data-action=test]').click();
+  await page.waitForSelector('#llm-test-result');
+  const answer = await page.textContent('#llm-test-result');
+  check(`Test shows the fake server's answer (${answer})`, answer.includes('answered in') &&
+    (await page.textContent('#llm-test-text')).startsWith('echo: '));
+  await shot('04b-llm');
+  await page.click('nav a[data-page=llm]'); // the page drawn again: the usage as the server has it now
+  const counted = await echo.locator('td[data-field=usage]', { hasText: /^1 \/ 50$/ }).waitFor({ timeout: 10000 })
+    .then(() => true, () => false);
+  check(`the test counts as a call today (${await echo.locator('td[data-field=usage]').textContent()})`, counted);
 
   // a workflow that requires 2FA, imported and enabled while 2FA is off: Run now is refused until 2FA is set up
   await page.click('nav a[data-page=workflows]');
@@ -524,14 +599,14 @@ try {
   // a secret, saved on the Config page, is shown masked (a fresh load of the page: the token approval above
   // re-renders it, and a field filled in the old one would be lost)
   await page.goto(`${base}/config`);
-  await page.waitForSelector('tr[data-key="github.webhook_secret"] input');
+  await page.waitForSelector('tr[data-key="telegram.bot_token"] input');
   const secret = 'ghp-browser-secret-0123456789';
-  const srow = page.locator('tr[data-key="github.webhook_secret"]');
+  const srow = page.locator('tr[data-key="telegram.bot_token"]');
   await srow.locator('input').fill(secret);
   await srow.locator('button', { hasText: 'Save' }).click();
   await page.waitForFunction(() =>
-    document.querySelector('tr[data-key="github.webhook_secret"] td.value')?.textContent.includes('****'));
-  const shown = await page.locator('tr[data-key="github.webhook_secret"] td.value').textContent();
+    document.querySelector('tr[data-key="telegram.bot_token"] td.value')?.textContent.includes('****'));
+  const shown = await page.locator('tr[data-key="telegram.bot_token"] td.value').textContent();
   check(`the secret is shown masked (${shown})`, shown === 'ghp-********6789');
   check('the secret is nowhere in the page', !(await page.content()).includes(secret));
   await shot('09-config');
@@ -600,6 +675,7 @@ try {
   await page.waitForSelector('pre.logs');
   check('the logs page shows the ring buffer', (await page.textContent('pre.logs')).includes('module=web'));
   check('the logs do not hold the secret', !(await page.textContent('pre.logs')).includes(secret));
+  check('nor the LLM provider\'s key', !(await page.textContent('pre.logs')).includes(LLM_KEY));
   await shot('10-logs');
 
   // sign out: the session is gone
@@ -611,6 +687,8 @@ try {
   check(`no exception: ${e.message}`, false);
 } finally {
   await browser.close();
+  fakeLlm.stdin.end();
+  fakeLlm.kill();
 }
 for (const p of problems) console.log(`  ${p}`);
 check('no console errors or page errors (CSP violations included)', problems.length === 0);

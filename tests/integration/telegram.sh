@@ -14,6 +14,7 @@ T_PIDS+=($FAKE_PID)
 API="http://127.0.0.1:$TGPORT"
 export DATABASE_URL=$(db_create telegram) SECRET_KEY_BASE=$(new_secret) ALEXCLAW_DATA_DIR="$T_DIR/n" LOG_LEVEL=info
 export TELEGRAM_API_URL=$API TELEGRAM_BOT_TOKEN=$TOKEN TELEGRAM_CHAT_ID=$CHAT ADMIN_PASSWORD=pw-for-the-admin-ui
+export GITHUB_API_URL=http://127.0.0.1:9 # nothing listens there: reviews fail at once
 sql() { psql_url "$DATABASE_URL" -c "$1"; }
 
 # tg_update JSON-OBJECT: queues one update; tg_msg TEXT [CHAT]: a text message
@@ -90,8 +91,8 @@ check "another chat, an edited message, a photo and a callback got no answer" \
 check "/run@Bot with an unknown workflow" ask "/run@AlexClawBot nosuch" 'Workflow not found: '
 check "/workflows lists both" ask "/workflows" 'guarded.*plain|plain.*guarded'
 check "unknown commands get help" ask "/frobnicate" 'Unknown command'
-check "free text without an LLM gets a short help" ask "hello there" 'commands only'
-check "/github is not available yet" ask "/github pr a/b 1" 'not available yet'
+check "free text without a language model says how to get one" ask "hello there" 'No language model is available.*LLM page'
+check "/github says why a review cannot be made" ask "/github pr a/b 1" 'review failed: github: .*(onnect|refused)'
 check "/run plain starts it" ask "/run plain" 'Workflow <b>plain</b> started \(run [0-9]+\)'
 check "the run completes" wait_log "$T_DIR/node.log" "event=run_finished run=[0-9]+ workflow=plain status=completed" 20
 n=$(sent_count); tg_msg "/run notifier"
@@ -162,7 +163,7 @@ check "the same code a second time is refused (replay)" ask "$C1" 'Invalid code'
 check "the shell did not run the second command" not grep -q "command=\"echo twice\"" "$T_DIR/node.log"
 for i in 1 2 3; do ask "111111" 'Invalid code|Too many' >/dev/null; done
 check "the fifth wrong code kills the challenge" ask "222222" 'Too many wrong codes'
-check "a valid code afterwards approves nothing" ask "$(totp "$SECRET" 1)" 'commands only'
+check "a valid code afterwards approves nothing" ask "$(totp "$SECRET" 1)" 'No 2FA request is waiting'
 
 # --- /run of a requires_2fa workflow ---
 sql "UPDATE totp_steps SET last_step = 0" # fresh steps for the next cases (the replay case is above)
@@ -191,6 +192,12 @@ check "unchanged" [ "$(sql "SELECT value FROM settings WHERE key = 'shell.timeou
 out=$("$B" config set shell.timeout_seconds 12 --code "$(totp "$SECRET" 1)" 2>&1); rc=$?
 check "and changes with a valid one" [ "$rc" = 0 ]
 check "changed" [ "$(sql "SELECT value FROM settings WHERE key = 'shell.timeout_seconds'")" = 12 ]
+for kv in skill.conversational.provider=elsewhere llm.ollama_host=http://elsewhere.example github.default_repo=else/where coder.max_retries=9; do
+  out=$("$B" config set "${kv%%=*}" "${kv#*=}" 2>&1); rc=$?
+  check "where data goes needs --code too: ${kv%%=*}" [ "$rc" = 1 ]
+  check "(refused for want of a code)" grep -qi -- "--code" <<<"$out"
+done
+check "none of them changed" [ "$(sql "SELECT count(*) FROM settings WHERE value IN ('elsewhere', 'http://elsewhere.example', 'else/where', '9')")" = 0 ]
 out=$("$B" workflow disable guarded 2>&1); rc=$?
 check "disabling a requires_2fa workflow needs --code" [ "$rc" = 1 ]
 check "it stays enabled" [ "$(sql "SELECT enabled FROM workflows WHERE name = 'guarded'")" = t ]
@@ -217,7 +224,7 @@ out=$(webapi POST /api/token)
 check "a new API token is approved in the admin UI only" matches "$out" '"error":"2fa_required".*"telegram":false'
 sleep 1
 check "so the chat is not asked" [ "$(sent_from "$n" | wc -l)" = 0 ]
-check "and a code in the chat approves nothing" ask "$(totp "$SECRET" 1)" 'commands only'
+check "and a code in the chat approves nothing" ask "$(totp "$SECRET" 1)" 'No 2FA request is waiting'
 sql "UPDATE totp_steps SET last_step = 0"
 
 # --- dynamic skills: loading needs the second factor (the CLI's --code; a skill's load_skill asks the chat) ---

@@ -541,6 +541,30 @@ static void pending_until_expiry_or_cancel(void **state)
     json_decref(a);
 }
 
+/* A request the owner did not make (a skill's, the coder's) never replaces one that waits: the insert itself
+ * decides, so one made between a skill's "pending?" check and its insert is kept. */
+static void a_machine_request_never_replaces_a_waiting_one(void **state)
+{
+    fx_t *f = *state;
+    char id[AC_NODE_CHALLENGE_ID_MAX], id2[AC_NODE_CHALLENGE_ID_MAX];
+    ac_errmsg_t err = {{0}};
+    json_t *owner = ac_node_action_shell("df -h"), *skill = ac_node_action_shell("uptime");
+    create(f, SCOPE, owner, T0, id);
+    assert_int_equal(ac_node_challenge_create_if_free(f->db.c, SCOPE, skill, "skill", T0 + 5, id2, &err), -AC_EAGAIN);
+    assert_non_null(strstr(err.msg, "busy"));
+    ac_test_assert_sql(f->db.c, "SELECT action::text FROM twofa_challenges",
+                       "{\"type\":\"shell_command\",\"command\":\"df -h\"}");
+    /* another scope is free; an expired one may be replaced */
+    assert_int_equal(ac_node_challenge_create_if_free(f->db.c, SCOPE2, skill, "skill", T0 + 5, id2, &err), 0);
+    assert_int_equal(
+        ac_node_challenge_create_if_free(f->db.c, SCOPE, skill, "skill", T0 + AC_NODE_CHALLENGE_TTL_S, id2, &err), 0);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SELECT description FROM twofa_challenges WHERE scope = '%s'", SCOPE);
+    ac_test_assert_sql(f->db.c, sql, "skill");
+    json_decref(owner);
+    json_decref(skill);
+}
+
 static void create_refuses_a_bad_scope_or_action(void **state)
 {
     fx_t *f = *state;
@@ -901,6 +925,7 @@ int main(void)
         T(with_2fa_off_a_challenge_is_left_alone),
         T(pending_until_expiry_or_cancel),
         T(create_refuses_a_bad_scope_or_action),
+        T(a_machine_request_never_replaces_a_waiting_one),
         T(a_sensitive_setting_action_is_sealed_and_runs_in_clear),
         T(an_approved_twofa_disable_turns_2fa_off),
         T(exec_refuses_unknown_or_malformed_actions),

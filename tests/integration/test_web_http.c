@@ -5,8 +5,10 @@
  * the API token (bearer, no CSRF, rotation, masking), /metrics in JSON and Prometheus text, the GitHub webhook's
  * signature rules and body cap, a workflow run started from the API, policy rules and the audit log, the 2FA
  * challenges of every guarded path, and the Skills page's API (the registry with its breakers, the files in
- * SKILLS_DIR, uploads and their rules, loads, reloads and unloads behind a code, refused while 2FA is off). Tests run
- * in order and share the node. */
+ * SKILLS_DIR, uploads and their rules, loads, reloads and unloads behind a code, refused while 2FA is off), and the
+ * LLM page's API (providers listed with who receives data, keys masked and sealed, created, edited, tested against
+ * tests/support/fake_llm.py at AC_FAKE_LLM_URL, usage today, deleted; changes behind a code while 2FA is on). Tests
+ * run in order and share the node. */
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -26,7 +28,7 @@
 
 #include <cmocka.h>
 
-static const char *base, *password;
+static const char *base, *password, *fake_llm; /* fake_llm: tests/support/fake_llm.py's URL */
 
 typedef struct {
     long status;
@@ -54,9 +56,9 @@ static void resp_free(resp_t *r)
     memset(r, 0, sizeof(*r));
 }
 
-/* One request. hdrs: NULL-terminated extra header lines; cookie: "a=b; c=d" or NULL. */
-static resp_t http(const char *method, const char *path, const char *body, size_t blen, const char *const *hdrs,
-                   const char *cookie)
+/* One request to root (a base URL). hdrs: NULL-terminated extra header lines; cookie: "a=b; c=d" or NULL. */
+static resp_t http_at(const char *root, const char *method, const char *path, const char *body, size_t blen,
+                      const char *const *hdrs, const char *cookie)
 {
     resp_t r = {0};
     struct {
@@ -65,7 +67,7 @@ static resp_t http(const char *method, const char *path, const char *body, size_
     } b = {NULL, 0}, h = {NULL, 0};
     CURL *c = curl_easy_init();
     char url[4096];
-    if ((size_t)snprintf(url, sizeof(url), "%s%s", base, path) >= sizeof(url))
+    if ((size_t)snprintf(url, sizeof(url), "%s%s", root, path) >= sizeof(url))
         fail_msg("URL too long for the test client: %s", path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -95,6 +97,13 @@ static resp_t http(const char *method, const char *path, const char *body, size_
     r.headers = h.b != NULL ? h.b : strdup("");
     r.hlen = h.l;
     return r;
+}
+
+/* One request to the node. */
+static resp_t http(const char *method, const char *path, const char *body, size_t blen, const char *const *hdrs,
+                   const char *cookie)
+{
+    return http_at(base, method, path, body, blen, hdrs, cookie);
 }
 
 /* The value of response header `name` (case-insensitive) into out; false when absent. */
@@ -2014,12 +2023,390 @@ static void dynamic_skills_are_loaded_reloaded_and_unloaded_with_a_code(void **s
     answers(skill_post("hello", "unload"), 404, "no dynamic skill hello");
 }
 
+/* --- the LLM page ------------------------------------------------------------------------------------------- */
+
+#define LLM_KEY  "sk-web-http-secret-4711"
+#define LLM_KEY2 "sk-web-http-guarded-0815"
+
+/* A control call to the fake LLM server (tests/support/fake_llm.h); the answer's body, owned. */
+static char *fake_llm_control(const char *method, const char *what, const char *body)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/_control/%s", what);
+    const char *h[] = {"Content-Type: application/json", NULL};
+    resp_t r = http_at(fake_llm, method, path, body, body != NULL ? strlen(body) : 0, h, NULL);
+    if (r.status != 200)
+        fail_msg("fake LLM %s %s: %ld %s", method, what, r.status, r.body);
+    char *out = r.body;
+    free(r.headers);
+    return out;
+}
+
+/* The provider list (GET /api/llm/providers), parsed; the keys never appear in it. */
+static json_t *llm_now(void)
+{
+    resp_t r = api("GET", "/api/llm/providers", NULL, false);
+    if (r.status != 200)
+        fail_msg("GET /api/llm/providers: %ld %s", r.status, r.body);
+    assert_null(strstr(r.body, LLM_KEY));
+    assert_null(strstr(r.body, LLM_KEY2));
+    json_t *j = json_of(&r);
+    resp_free(&r);
+    return j;
+}
+
+static long long llm_created(const char *body)
+{
+    resp_t r = api("POST", "/api/llm/providers", body, true);
+    if (r.status != 201)
+        fail_msg("%s: %ld %s", body, r.status, r.body);
+    assert_null(strstr(r.body, LLM_KEY));
+    json_t *j = json_of(&r);
+    long long id = json_integer_value(json_object_get(j, "id"));
+    json_decref(j);
+    resp_free(&r);
+    assert_true(id > 0);
+    return id;
+}
+
+/* POST .../test: the answer, parsed (200 expected). */
+static json_t *llm_test(long long id)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/api/llm/providers/%lld/test", id);
+    resp_t r = api("POST", path, NULL, true);
+    if (r.status != 200)
+        fail_msg("test of provider %lld: %ld %s", id, r.status, r.body);
+    assert_null(strstr(r.body, LLM_KEY));
+    json_t *j = json_of(&r);
+    resp_free(&r);
+    return j;
+}
+
+/* A refused provider: status, and (field non-NULL) the field named, the error containing says. */
+static void llm_refused(const char *method, const char *path, const char *body, long status, const char *field,
+                        const char *says)
+{
+    resp_t r = api(method, path, body, true);
+    if (r.status != status)
+        fail_msg("%s %s %s: %ld %s, wanted %ld", method, path, body, r.status, r.body, status);
+    json_t *j = json_of(&r);
+    const char *f = json_string_value(json_object_get(j, "field")), *e = json_string_value(json_object_get(j, "error"));
+    if (field != NULL && (f == NULL || strcmp(f, field) != 0))
+        fail_msg("%s: field %s, expected %s (%s)", body, f != NULL ? f : "(none)", field, r.body);
+    if (says != NULL && (e == NULL || strstr(e, says) == NULL))
+        fail_msg("%s: error \"%s\", expected it to say \"%s\"", body, e != NULL ? e : "", says);
+    json_decref(j);
+    resp_free(&r);
+}
+
+static void llm_providers_are_listed_masked_created_edited_tested_and_removed(void **state)
+{
+    (void)state;
+    const char *P = "/api/llm/providers";
+    /* without a session nothing; with one, a change needs the CSRF token (DELETE and the test too) */
+    const char *one = "{\"name\":\"n\",\"tier\":\"local\",\"model\":\"m\"}";
+    resp_t r = http("GET", P, NULL, 0, NULL, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = http("POST", P, one, strlen(one), NULL, NULL);
+    assert_int_equal(r.status, 401);
+    resp_free(&r);
+    r = api("POST", P, one, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("PUT", "/api/llm/providers/1", one, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("DELETE", "/api/llm/providers/1", NULL, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("POST", "/api/llm/providers/1/test", NULL, false);
+    assert_int_equal(r.status, 403);
+    resp_free(&r);
+    r = api("POST", P, "{not json", true);
+    assert_int_equal(r.status, 400);
+    resp_free(&r);
+    r = api("GET", "/api/llm/other", NULL, false);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+
+    /* a provider written with SQL (as the seeding does) is listed; a cloud one is named as a receiver of data */
+    free(psql("DELETE FROM llm_providers; DELETE FROM llm_usage; INSERT INTO llm_providers (name, type, tier, model, "
+              "enabled, priority) VALUES ('sql claude', 'anthropic', 'heavy', 'claude-x', true, 5), ('sql gemini', "
+              "'gemini', 'light', 'gemini-x', false, 5)"));
+    json_t *j = llm_now();
+    json_t *c = element(j, "providers", "name", "sql claude");
+    assert_non_null(c);
+    assert_true(json_is_true(json_object_get(c, "cloud")));
+    assert_string_equal(json_string_value(json_object_get(c, "api_key")), "");
+    assert_string_equal(json_string_value(json_object_get(c, "where")), "Anthropic (api.anthropic.com)");
+    json_t *rc = element(j, "receivers", "name", "sql claude");
+    assert_non_null(rc);
+    assert_true(json_is_true(json_object_get(rc, "cloud")));
+    assert_string_equal(json_string_value(json_object_get(rc, "where")), "Anthropic (api.anthropic.com)");
+    assert_non_null(element(j, "providers", "name", "sql gemini"));
+    assert_null(element(j, "receivers", "name", "sql gemini")); /* disabled: receives nothing */
+    assert_string_equal(json_string_value(json_object_get(element(j, "providers", "name", "sql gemini"), "where")),
+                        "Google Gemini (generativelanguage.googleapis.com)");
+    assert_int_equal(json_integer_value(json_object_get(j, "usage_total_today")), 0);
+    assert_false(json_is_true(json_object_get(j, "two_factor")));
+    json_decref(j);
+
+    /* refusals: the shape here (the field named), the rest by the store with its sentence; nothing is stored */
+    llm_refused("POST", P, "{\"tier\":\"local\",\"model\":\"m\"}", 422, "name", "name");
+    llm_refused("POST", P, "{\"name\":\"\",\"tier\":\"local\",\"model\":\"m\"}", 422, "name", "name");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"ultra\",\"model\":\"m\"}", 422, "tier", "tier");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\"}", 422, "model", "model");
+    llm_refused("POST", P, "{\"name\":\"x\",\"type\":\"gpt\",\"tier\":\"local\",\"model\":\"m\"}", 422, "type", "type");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"daily_limit\":-1}", 422, "daily_limit",
+                "daily_limit");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"priority\":\"high\"}", 422, "priority",
+                "priority");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"enabled\":\"yes\"}", 422, "enabled",
+                "enabled");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"options\":[1]}", 422, "options",
+                "options");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"owner\":\"me\"}", 422, NULL,
+                "unknown field \"owner\"");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"host\":\"ftp://127.0.0.1\"}", 422,
+                NULL, "host");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"host\":\"http://u:p@127.0.0.1\"}", 422,
+                NULL, "host");
+    llm_refused("POST", P, "{\"name\":\"x\",\"tier\":\"local\",\"model\":\"m\",\"headers\":{\"x-n\":5}}", 422, NULL,
+                "header");
+    llm_refused("POST", P, "{\"name\":\"sql claude\",\"tier\":\"local\",\"model\":\"m\"}", 409, NULL, "exists");
+    assert_int_equal(psql_int("SELECT count(*) FROM llm_providers"), 2);
+
+    /* a provider on the fake server with a key of its own: stored sealed, never shown */
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"name\":\"web echo\",\"type\":\"openai_compatible\",\"tier\":\"local\",\"host\":\"%s\","
+             "\"model\":\"m1\",\"api_key\":\"" LLM_KEY "\",\"daily_limit\":5,\"priority\":1,"
+             "\"options\":{\"temperature\":0.2},\"headers\":{\"x-team\":\"blue\"}}",
+             fake_llm);
+    long long echo = llm_created(body);
+    snprintf(body, sizeof(body),
+             "{\"name\":\"web ollama\",\"type\":\"ollama\",\"tier\":\"local\",\"host\":\"%s\",\"model\":\"o1\","
+             "\"enabled\":false}",
+             fake_llm);
+    long long oll = llm_created(body);
+    llm_refused("POST", P, "{\"name\":\"web echo\",\"tier\":\"local\",\"model\":\"m\"}", 409, NULL, NULL);
+    char *stored = psql("SELECT api_key FROM llm_providers WHERE name = 'web echo'");
+    assert_true(strncmp(stored, "enc:", 4) == 0);
+    assert_null(strstr(stored, LLM_KEY));
+    free(stored);
+    j = llm_now();
+    json_t *e = element(j, "providers", "name", "web echo");
+    assert_non_null(e);
+    assert_string_equal(json_string_value(json_object_get(e, "api_key")), "********");
+    assert_true(json_is_true(json_object_get(e, "has_api_key")));
+    assert_false(json_is_true(json_object_get(e, "cloud")));
+    assert_string_equal(json_string_value(json_object_get(e, "reach")), "this machine");
+    assert_string_equal(json_string_value(json_object_get(e, "where")), fake_llm + strlen("http://"));
+    assert_int_equal(json_integer_value(json_object_get(e, "daily_limit")), 5);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(e, "headers"), "x-team")), "blue");
+    assert_non_null(element(j, "receivers", "name", "web echo"));
+    assert_null(element(j, "receivers", "name", "web ollama"));
+    json_decref(j);
+
+    /* partial updates: absent fields, and a key sent back as "********", keep their value */
+    char path[96];
+    snprintf(path, sizeof(path), "/api/llm/providers/%lld", echo);
+    r = api("PUT", path, "{\"model\":\"m2\",\"api_key\":\"********\"}", true);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"name\":\"web echo\""));
+    resp_free(&r);
+    llm_refused("PUT", path, "{\"tier\":\"ultra\"}", 422, "tier", "tier");
+    llm_refused("PUT", path, "{\"name\":\"sql claude\"}", 409, NULL, "exists");
+    llm_refused("PUT", "/api/llm/providers/999999", "{\"model\":\"m\"}", 404, NULL, "no such");
+    llm_refused("PUT", "/api/llm/providers/abc", "{\"model\":\"m\"}", 404, NULL, NULL);
+    j = llm_now();
+    e = element(j, "providers", "name", "web echo");
+    assert_string_equal(json_string_value(json_object_get(e, "model")), "m2");
+    assert_string_equal(json_string_value(json_object_get(e, "tier")), "local");
+    assert_true(json_is_true(json_object_get(e, "has_api_key")));
+    json_decref(j);
+
+    /* the test call goes to the provider with its key (opened from its seal), and its answer comes back */
+    free(fake_llm_control("POST", "reset", "{}"));
+    j = llm_test(echo);
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    assert_string_equal(json_string_value(json_object_get(j, "provider")), "web echo");
+    assert_string_equal(json_string_value(json_object_get(j, "model")), "m2");
+    assert_true(strncmp(json_string_value(json_object_get(j, "text")), "echo: ", 6) == 0);
+    assert_true(json_integer_value(json_object_get(j, "ms")) >= 0);
+    json_decref(j);
+    char *seen = fake_llm_control("GET", "requests", NULL);
+    json_t *reqs = json_loads(seen, 0, NULL);
+    free(seen);
+    assert_int_equal(json_array_size(reqs), 1);
+    json_t *h = json_object_get(json_array_get(reqs, 0), "headers");
+    assert_string_equal(json_string_value(json_object_get(h, "authorization")), "Bearer " LLM_KEY);
+    assert_string_equal(json_string_value(json_object_get(h, "x-team")), "blue");
+    json_decref(reqs);
+    /* a disabled provider can be tested (it sends a fixed prompt, nothing of the owner's) */
+    j = llm_test(oll);
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    /* a provider's failure is an answer too: ok false and why */
+    free(fake_llm_control("POST", "script",
+                          "{\"route\":\"openai\",\"responses\":[{\"status\":500,\"body\":{\"error\":\"boom\"}}]}"));
+    j = llm_test(echo);
+    assert_false(json_is_true(json_object_get(j, "ok")));
+    assert_non_null(json_string_value(json_object_get(j, "error")));
+    assert_null(json_object_get(j, "text"));
+    json_decref(j);
+    r = api("POST", "/api/llm/providers/999999/test", NULL, true);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+
+    /* usage today: successful calls only, per provider and in total, on the page and in /metrics */
+    j = llm_now();
+    assert_int_equal(json_integer_value(json_object_get(element(j, "providers", "name", "web echo"), "usage_today")),
+                     1);
+    assert_int_equal(json_integer_value(json_object_get(element(j, "providers", "name", "web ollama"), "usage_today")),
+                     1);
+    assert_int_equal(json_integer_value(json_object_get(j, "usage_total_today")), 2);
+    json_decref(j);
+    char bh[200];
+    snprintf(bh, sizeof(bh), "Authorization: Bearer %s", token);
+    const char *bearer[] = {bh, NULL};
+    r = http("GET", "/metrics", NULL, 0, bearer, NULL);
+    j = json_of(&r);
+    resp_free(&r);
+    json_t *m = json_object_get(j, "llm");
+    assert_int_equal(json_integer_value(json_object_get(m, "total_calls_today")), 2);
+    e = element(m, "providers", "name", "web echo");
+    assert_non_null(e);
+    assert_int_equal(json_integer_value(json_object_get(e, "usage_today")), 1);
+    assert_string_equal(json_string_value(json_object_get(e, "tier")), "local");
+    json_decref(j);
+    const char *text_h[] = {bh, "Accept: text/plain", NULL};
+    r = http("GET", "/metrics", NULL, 0, text_h, NULL);
+    assert_non_null(strstr(r.body, "alexclaw_llm_calls_today 2\n"));
+    assert_non_null(strstr(r.body, "alexclaw_llm_provider_calls_today{provider=\"web echo\"} 1\n"));
+    resp_free(&r);
+    /* a daily limit reached: the test is refused by the router, and counts nothing */
+    r = api("PUT", path, "{\"daily_limit\":1}", true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    j = llm_test(echo);
+    assert_false(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+
+    /* the key: replaced (the provider gets the new one), removed (it has none); the bearer needs no CSRF token */
+    r = api("PUT", path, "{\"api_key\":\"\",\"daily_limit\":null}", true);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    j = llm_now();
+    e = element(j, "providers", "name", "web echo");
+    assert_false(json_is_true(json_object_get(e, "has_api_key")));
+    assert_string_equal(json_string_value(json_object_get(e, "api_key")), "");
+    json_decref(j);
+    r = http("GET", P, NULL, 0, bearer, NULL);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+
+    /* delete: gone, then 404 */
+    snprintf(path, sizeof(path), "/api/llm/providers/%lld", oll);
+    r = api("DELETE", path, NULL, true);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"removed\":true"));
+    resp_free(&r);
+    r = api("DELETE", path, NULL, true);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    j = llm_now();
+    assert_null(element(j, "providers", "name", "web ollama"));
+    json_decref(j);
+    stored = psql("SELECT string_agg(coalesce(api_key, ''), ',') FROM llm_providers");
+    assert_null(strstr(stored, LLM_KEY));
+    free(stored);
+}
+
+static void llm_provider_changes_wait_for_a_code(void **state)
+{
+    (void)state;
+    char id[64], code[7], body[1024], path[96];
+    const char *P = "/api/llm/providers";
+    /* a refused provider is refused at once, without a challenge */
+    llm_refused("POST", P, "{\"name\":\"g\",\"tier\":\"ultra\",\"model\":\"m\"}", 422, "tier", "tier");
+    llm_refused("POST", P, "{\"name\":\"sql claude\",\"tier\":\"local\",\"model\":\"m\"}", 409, NULL, NULL);
+
+    /* an addition with a key: the prompt names it but not the key, the challenge holds the key sealed only */
+    snprintf(body, sizeof(body),
+             "{\"name\":\"guarded echo\",\"type\":\"openai_compatible\",\"tier\":\"light\",\"host\":\"%s\","
+             "\"model\":\"g1\",\"api_key\":\"" LLM_KEY2 "\"}",
+             fake_llm);
+    resp_t r = api("POST", P, body, true);
+    assert_null(strstr(r.body, LLM_KEY2));
+    assert_non_null(strstr(r.body, "Add the LLM provider `guarded echo`"));
+    assert_non_null(strstr(r.body, "a new API key"));
+    challenge_of(&r, id, sizeof(id));
+    char sql[256];
+    snprintf(sql, sizeof(sql), "SELECT action::text FROM twofa_challenges WHERE id = '%s'", id);
+    char *held = psql(sql);
+    assert_non_null(strstr(held, "\"api_key_sealed\":\"enc:"));
+    assert_null(strstr(held, LLM_KEY2));
+    free(held);
+    json_t *j = llm_now();
+    assert_null(element(j, "providers", "name", "guarded echo")); /* not before the code */
+    assert_true(json_is_true(json_object_get(j, "two_factor")));
+    json_decref(j);
+    answers(verify(id, "000000"), 403, "\"attempts_left\":4");
+    step_code(code);
+    r = verify(id, code);
+    assert_int_equal(r.status, 200);
+    assert_null(strstr(r.body, LLM_KEY2));
+    j = json_of(&r);
+    resp_free(&r);
+    assert_string_equal(json_string_value(json_object_get(j, "type")), "llm_provider_save");
+    long long g = json_integer_value(json_object_get(json_object_get(j, "result"), "id"));
+    json_decref(j);
+    assert_true(g > 0);
+    j = llm_now();
+    json_t *e = element(j, "providers", "name", "guarded echo");
+    assert_non_null(e);
+    assert_true(json_is_true(json_object_get(e, "has_api_key")));
+    json_decref(j);
+    /* a test needs no code, and the provider gets the key that was approved */
+    free(fake_llm_control("POST", "reset", "{}"));
+    j = llm_test(g);
+    assert_true(json_is_true(json_object_get(j, "ok")));
+    json_decref(j);
+    char *seen = fake_llm_control("GET", "requests", NULL);
+    assert_non_null(strstr(seen, "Bearer " LLM_KEY2));
+    free(seen);
+
+    /* disabling, editing and deleting wait for a code; a wrong one changes nothing */
+    snprintf(path, sizeof(path), "/api/llm/providers/%lld", g);
+    r = api("PUT", path, "{\"enabled\":false}", true);
+    assert_non_null(strstr(r.body, "Change the LLM provider #"));
+    assert_non_null(strstr(r.body, "enabled: `false`"));
+    challenge_of(&r, id, sizeof(id));
+    answers(verify(id, "000000"), 403, "attempts_left");
+    r = api("DELETE", path, NULL, true);
+    assert_non_null(strstr(r.body, "Delete the LLM provider #"));
+    challenge_of(&r, id, sizeof(id));
+    j = llm_now();
+    assert_true(json_is_true(json_object_get(element(j, "providers", "name", "guarded echo"), "enabled")));
+    json_decref(j);
+    step_code(code);
+    answers(verify(id, code), 200, "\"type\":\"llm_provider_delete\"");
+    j = llm_now();
+    assert_null(element(j, "providers", "name", "guarded echo"));
+    json_decref(j);
+}
+
 int main(void)
 {
     base = getenv("AC_WEB_URL");
     password = getenv("AC_ADMIN_PASSWORD");
-    if (base == NULL || password == NULL) {
-        fprintf(stderr, "AC_WEB_URL and AC_ADMIN_PASSWORD must be set (tests/integration/web_http.sh)\n");
+    fake_llm = getenv("AC_FAKE_LLM_URL");
+    if (base == NULL || password == NULL || fake_llm == NULL) {
+        fprintf(stderr,
+                "AC_WEB_URL, AC_ADMIN_PASSWORD and AC_FAKE_LLM_URL must be set (tests/integration/web_http.sh)\n");
         return 1;
     }
     curl_global_init(CURL_GLOBAL_ALL);
@@ -2047,8 +2434,10 @@ int main(void)
         cmocka_unit_test(policy_rules_are_checked_created_edited_and_removed),
         cmocka_unit_test(the_audit_log_is_filtered_paged_and_its_chain_verified),
         cmocka_unit_test(dynamic_skill_files_are_listed_written_and_refused_without_two_factor),
+        cmocka_unit_test(llm_providers_are_listed_masked_created_edited_tested_and_removed),
         cmocka_unit_test(two_factor_guards_every_api_path), /* it turns 2FA on, until the last test */
         cmocka_unit_test(dynamic_skills_are_loaded_reloaded_and_unloaded_with_a_code),
+        cmocka_unit_test(llm_provider_changes_wait_for_a_code),
         cmocka_unit_test(two_factor_is_turned_off_with_a_code),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,22 +1,31 @@
 #!/usr/bin/env bash
-# The admin UI over HTTP: the contract of issue 5 (test_web_http, libcurl) against a real node; then, with curl, a
-# node without ADMIN_PASSWORD, session expiry, a busy executor on a node without dynamic skills, and the node serving
-# TLS itself (HTTP/2, Secure cookies, HSTS).
+# The admin UI over HTTP: the contract of issue 5 (test_web_http, libcurl) against a real node, the LLM page's test
+# calls going to a loopback fake provider (tests/support/fake_llm.py); then, with curl, a node without ADMIN_PASSWORD,
+# session expiry, a busy executor on a node without dynamic skills, and the node serving TLS itself (HTTP/2, Secure
+# cookies, HSTS).
 source "$AC_SOURCE_DIR/tests/support/lib.sh"
 B=$AC_TEST_BIN
 export DATABASE_URL=$(db_create web) SECRET_KEY_BASE=$(new_secret) ALEXCLAW_DATA_DIR="$T_DIR/n" LOG_LEVEL=info
 PW="pw-$(openssl rand -hex 12)"
 port_of() { sed -n 's/.*module=web event=listening .* port=\([0-9]*\) .*/\1/p' "$1" | head -1; }
+# the fake LLM server's stdin is the coprocess pipe: it exits when this script does
+coproc FAKE_LLM { python3 "$AC_SOURCE_DIR/tests/support/fake_llm.py" --exit-on-stdin-eof 2>/dev/null; }
+read -r _ LLM_PORT <&"${FAKE_LLM[0]}"
+T_PIDS+=($FAKE_LLM_PID)
+check "the fake LLM server listens ($LLM_PORT)" [ -n "$LLM_PORT" ]
 
 start_node "$T_DIR/a.log" ADMIN_PASSWORD="$PW" PORT=0; a=$LAST_PID
 check "node ready" wait_log "$T_DIR/a.log" "event=ready" 60
 check "the admin UI listens on loopback" grep -q "module=web event=listening address=127.0.0.1 port=" "$T_DIR/a.log"
 URL="http://127.0.0.1:$(port_of "$T_DIR/a.log")"
-AC_WEB_URL=$URL AC_ADMIN_PASSWORD=$PW "$AC_TEST_WEB_HTTP" >"$T_DIR/http.out" 2>&1
+AC_WEB_URL=$URL AC_ADMIN_PASSWORD=$PW AC_FAKE_LLM_URL="http://127.0.0.1:$LLM_PORT" "$AC_TEST_WEB_HTTP" \
+  >"$T_DIR/http.out" 2>&1
 rc=$?
 cat "$T_DIR/http.out"
 check "the HTTP contract (test_web_http)" [ "$rc" = 0 ]
 check "the password never reached the log" not grep -q -- "$PW" "$T_DIR/a.log"
+check "the LLM providers' API keys never reached the log" not grep -q -e "sk-web-http-secret-4711" \
+  -e "sk-web-http-guarded-0815" "$T_DIR/a.log"
 check "failed logins were logged with the client address" grep -q "event=login_failed client=203.0.113.7" "$T_DIR/a.log"
 stop_node "$a"
 

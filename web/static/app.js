@@ -526,6 +526,177 @@ async function skills() {
       skillUpload()] : null].flat();
 }
 
+// --- the LLM page: the providers the LLM router may send prompts to, their usage today, a test call, and who ---
+// receives the owner's data. Provider data comes from the owner's own forms and from other nodes: it is put in the page
+// as text. API keys never come back from the server: "********" stands for a key that is set (sent back, it keeps
+// it). While 2FA is on, every change (add, edit, enable, disable, delete) goes through the 2FA dialog; a test does not.
+const LLM_KEY_MASK = '********';
+const LLM_CLOUD = { anthropic: 'cloud: Anthropic', gemini: 'cloud: Google' };
+const LLM_REACH = { 'this machine': 'this machine', 'local network': 'your local network', elsewhere: 'another machine', nowhere: 'nowhere (no host set)' };
+
+const llmLimited = (p) => Number.isInteger(p.daily_limit) && p.daily_limit >= 0; // null or -1: no limit
+
+function llmKeyState(p) {
+  return p.has_api_key ? 'set' : p.uses_setting_key ? 'from settings' : 'none';
+}
+
+function llmWhere(p) {
+  return LLM_CLOUD[p.type] ?? (p.host ? p.where : 'no host set');
+}
+
+// "Who receives your data": the enabled providers and where their requests go; a warning when one is a cloud API.
+function llmReceivers(receivers) {
+  const cloud = receivers.filter((r) => r.cloud);
+  const box = h('section', { class: 'card llm-receivers', id: 'llm-receivers', 'aria-labelledby': 'llm-receivers-heading', 'data-cloud': cloud.length ? 'true' : 'false' },
+    h('h2', { id: 'llm-receivers-heading' }, 'Who receives your data'),
+    h('p', {}, 'Workflow steps and skills send prompts to the enabled providers below, and a prompt may hold your data: messages, web pages, documents, memories. Disabled providers receive nothing (a Test sends a fixed prompt only).'));
+  if (!receivers.length) {
+    box.append(h('p', { class: 'muted', id: 'llm-receivers-none' }, 'No provider is enabled: no prompt leaves this node.'));
+    return box;
+  }
+  box.append(h('ul', { id: 'llm-receivers-list' }, receivers.map((r) => h('li', { 'data-provider': r.name },
+    h('strong', {}, r.name), ` (${r.type}) → `, r.cloud ? h('span', { class: 'status-running' }, r.where) : r.where,
+    r.cloud ? ' — a third party\'s cloud service' : ` — ${LLM_REACH[r.reach] ?? 'another machine'}`))));
+  if (cloud.length) {
+    box.append(h('p', { class: 'msg warn', id: 'llm-cloud-warning', role: 'note' },
+      `Cloud providers are enabled (${cloud.map((r) => r.name).join(', ')}): prompts, with any of your data in them, leave your machines and are kept and processed under ${[...new Set(cloud.map((r) => (r.type === 'anthropic' ? 'Anthropic' : 'Google')))].join(' and ')}'s terms and data retention policies. Review them before you process sensitive information, or disable these providers.`));
+  }
+  return box;
+}
+
+// The add/edit form. The server checks every field (the store's own validation) and names the one at fault.
+function llmForm(p, meta, done) {
+  const editing = !!p;
+  const errors = {};
+  const errorOf = (f) => (errors[f] = h('p', { class: 'error field-error', id: `llm-${f}-error`, role: 'alert', hidden: true }));
+  const control = (f, el) => { el.id = `llm-${f}`; el.setAttribute('aria-describedby', `llm-${f}-error`); return el; };
+  const type = control('type', h('select', {}, meta.types.map((t) => h('option', { value: t, selected: (p?.type ?? 'openai_compatible') === t }, t))));
+  const tier = control('tier', h('select', {}, meta.tiers.map((t) => h('option', { value: t, selected: (p?.tier ?? 'local') === t }, t))));
+  // a cloud API is never "local" (the store refuses it): choosing one moves the tier off local
+  type.addEventListener('change', () => {
+    if ((type.value === 'anthropic' || type.value === 'gemini') && tier.value === 'local') tier.value = 'light';
+  });
+  const name = control('name', h('input', { value: p?.name ?? '', maxlength: 255, autocomplete: 'off', spellcheck: 'false' }));
+  const host = control('host', h('input', { value: p?.host ?? '', maxlength: 255, autocomplete: 'off', spellcheck: 'false', placeholder: 'http://127.0.0.1:11434' }));
+  const model = control('model', h('input', { value: p?.model ?? '', maxlength: 255, autocomplete: 'off', spellcheck: 'false' }));
+  const keyStart = p?.has_api_key ? LLM_KEY_MASK : '';
+  const key = control('api_key', h('input', { type: 'password', value: keyStart, autocomplete: 'new-password', spellcheck: 'false',
+    placeholder: p?.uses_setting_key ? 'empty: the key from the settings' : 'empty: none' }));
+  const limit = control('daily_limit', h('input', { type: 'text', inputmode: 'numeric', value: p && llmLimited(p) ? String(p.daily_limit) : '', placeholder: 'no limit' }));
+  const prio = control('priority', h('input', { type: 'text', inputmode: 'numeric', value: String(p?.priority ?? 100) }));
+  const enabled = control('enabled', h('input', { type: 'checkbox', checked: p ? p.enabled : true }));
+  const options = control('options', h('textarea', { rows: 3, spellcheck: 'false' }, JSON.stringify(p?.options ?? {}, null, 2)));
+  const headers = control('headers', h('textarea', { rows: 3, spellcheck: 'false' }, JSON.stringify(p?.headers ?? {}, null, 2)));
+  const hostHelp = h('p', { class: 'muted', id: 'llm-host-help' });
+  const showHelp = () => {
+    hostHelp.textContent = LLM_CLOUD[type.value]
+      ? `${type.value === 'anthropic' ? 'Anthropic' : 'Google Gemini'} is a cloud API: the host is not used, and prompts go to ${type.value === 'anthropic' ? 'Anthropic' : 'Google'}. Without a key of its own the provider uses the setting llm.${type.value}_api_key.`
+      : 'The server this provider sends prompts to (an http:// or https:// URL): an Ollama or OpenAI-compatible server.';
+  };
+  type.addEventListener('change', showHelp);
+  showHelp();
+  const number = (v) => (/^\d{1,9}$/.test(v) ? Number(v) : v); // sent as typed otherwise: the server says what is wrong
+  const save = h('button', { type: 'submit', class: 'primary', id: 'llm-save' }, editing ? 'Save provider' : 'Add provider');
+  const showError = (f, msg) => { errors[f].textContent = msg; errors[f].hidden = false; document.getElementById(`llm-${f}`)?.focus(); };
+  const submit = async (ev) => {
+    ev.preventDefault();
+    for (const e of Object.values(errors)) { e.hidden = true; e.textContent = ''; }
+    const body = { name: name.value.trim(), type: type.value, tier: tier.value, host: host.value.trim() || null, model: model.value.trim(),
+      daily_limit: limit.value.trim() === '' ? null : number(limit.value.trim()), priority: prio.value.trim() === '' ? 100 : number(prio.value.trim()),
+      enabled: enabled.checked };
+    for (const [f, el] of [['options', options], ['headers', headers]]) {
+      try { body[f] = el.value.trim() === '' ? {} : JSON.parse(el.value); } catch { showError(f, `${f}: not valid JSON`); return; }
+    }
+    if (key.value !== keyStart) body.api_key = key.value; // untouched: the stored key stays
+    save.disabled = true;
+    try {
+      if (editing) await api(`/api/llm/providers/${p.id}`, { method: 'PUT', body });
+      else await api('/api/llm/providers', { method: 'POST', body });
+      key.value = '';
+      done(editing ? `Saved provider ${body.name}` : `Added provider ${body.name}`);
+    } catch (e) {
+      save.disabled = false;
+      const f = e.data?.field;
+      if (f && errors[f]) showError(f, e.message); else fail(e);
+    }
+  };
+  const labelled = (f, label, el, ...more) => h('div', { class: 'field' }, h('label', { for: `llm-${f}` }, label), el, errorOf(f), ...more);
+  return h('form', { class: 'card llm-form', id: 'llm-form', novalidate: true, onsubmit: submit, 'data-editing': editing ? String(p.id) : null },
+    h('h2', { id: 'llm-form-title' }, editing ? `Edit provider #${p.id}` : 'New provider'),
+    h('div', { class: 'grid' },
+      labelled('type', 'Type', type), labelled('tier', 'Tier', tier), labelled('name', 'Name', name), labelled('model', 'Model', model)),
+    h('div', { class: 'grid' },
+      labelled('host', 'Host', host, hostHelp),
+      labelled('api_key', 'API key', key, h('p', { class: 'muted' }, 'Never shown: ******** stands for the stored key; empty removes it.')),
+      labelled('daily_limit', 'Daily limit (calls a UTC day; empty: none)', limit),
+      labelled('priority', 'Priority (lower first)', prio)),
+    h('label', { class: 'row', for: 'llm-enabled' }, enabled, 'Enabled (it may receive prompts)'), errorOf('enabled'),
+    h('div', { class: 'grid' },
+      labelled('options', 'Options (JSON object: temperature, top_p, max_tokens, ...)', options),
+      labelled('headers', 'Headers (JSON object; OpenAI-compatible servers)', headers)),
+    h('div', { class: 'row' }, save,
+      editing ? h('button', { type: 'button', id: 'llm-cancel', onclick: () => done(null) }, 'Cancel') : null));
+}
+
+async function llm() {
+  const data = await api('/api/llm/providers');
+  const meta = { types: data.types, tiers: data.tiers };
+  const act = async (fn, ok) => { try { await fn(); message(ok); render(); } catch (e) { fail(e); render(); } };
+  const testBox = h('div', { id: 'llm-test', 'aria-live': 'polite' });
+  const test = async (p, button) => {
+    button.disabled = true;
+    testBox.replaceChildren(h('p', { class: 'muted' }, `Testing ${p.name}… (up to 60 s)`));
+    try {
+      const r = await api(`/api/llm/providers/${p.id}/test`, { method: 'POST' });
+      testBox.dataset.ok = String(r.ok);
+      testBox.replaceChildren(h('p', { class: `msg ${r.ok ? 'ok' : 'error'}`, id: 'llm-test-result' },
+        r.ok ? `${r.provider} (${r.model}) answered in ${r.ms} ms: ` : `${r.provider} (${r.model}) failed after ${r.ms} ms: `,
+        h('span', { id: 'llm-test-text' }, r.ok ? r.text : r.error)));
+    } catch (e) {
+      testBox.dataset.ok = 'false';
+      testBox.replaceChildren(h('p', { class: 'msg error', id: 'llm-test-result' }, e.message));
+    }
+    button.disabled = false;
+  };
+  let form = llmForm(null, meta, (said) => { message(said); render(); });
+  const edit = (p) => {
+    const next = llmForm(p, meta, (said) => { if (said) { message(said); render(); } else { form.replaceWith(form = llmForm(null, meta, (x) => { message(x); render(); })); } });
+    form.replaceWith(next);
+    form = next;
+    form.scrollIntoView({ block: 'start' });
+    document.getElementById('llm-name').focus();
+  };
+  const rows = data.providers.map((p) => {
+    const toggle = h('input', { type: 'checkbox', checked: p.enabled, 'aria-label': `${p.name} enabled`,
+      onchange: () => act(() => api(`/api/llm/providers/${p.id}`, { method: 'PUT', body: { enabled: toggle.checked } }), `${p.name}: ${toggle.checked ? 'enabled' : 'disabled'}`) });
+    const testButton = h('button', { type: 'button', 'data-action': 'test', onclick: () => test(p, testButton) }, 'Test');
+    return h('tr', { 'data-provider': p.name, 'data-id': p.id },
+      h('td', {}, h('strong', {}, p.name)), h('td', { 'data-field': 'type' }, p.type), h('td', { 'data-field': 'tier' }, p.tier),
+      h('td', { 'data-field': 'model' }, p.model),
+      h('td', { 'data-field': 'where' }, LLM_CLOUD[p.type] ? h('span', { class: 'status-running' }, llmWhere(p)) : llmWhere(p)),
+      h('td', { 'data-field': 'key' }, llmKeyState(p)),
+      h('td', { 'data-field': 'enabled' }, h('label', { class: 'row' }, toggle, p.enabled ? 'yes' : 'no')),
+      h('td', { 'data-field': 'priority' }, p.priority),
+      h('td', { 'data-field': 'daily_limit' }, llmLimited(p) ? p.daily_limit : h('span', { class: 'muted' }, 'none')),
+      h('td', { 'data-field': 'usage' }, llmLimited(p) ? `${p.usage_today} / ${p.daily_limit}` : p.usage_today),
+      h('td', { class: 'actions' },
+        h('button', { type: 'button', 'data-action': 'edit', onclick: () => edit(p) }, 'Edit'),
+        testButton,
+        h('button', { type: 'button', 'data-action': 'delete', onclick: () => {
+          if (confirm(`Delete the LLM provider ${p.name}?`)) act(() => api(`/api/llm/providers/${p.id}`, { method: 'DELETE' }), `${p.name}: deleted`);
+        } }, 'Delete')));
+  });
+  return [h('h1', {}, 'LLM providers'),
+    h('p', { class: 'muted' }, 'Skills ask for a tier (light, medium, heavy, local): the enabled providers of that tier are tried by priority, lowest first, each up to its daily limit. ',
+      data.two_factor ? 'Two-factor authentication is on: every change asks for a code.' : ''),
+    llmReceivers(data.receivers),
+    h('h2', {}, 'Providers'),
+    h('p', { class: 'muted', id: 'llm-usage-total' }, `${data.usage_total_today} successful call${data.usage_total_today === 1 ? '' : 's'} today (UTC).`),
+    table(['Name', 'Type', 'Tier', 'Model', 'Where', 'API key', 'Enabled', 'Priority', 'Daily limit', 'Usage today', ''], rows),
+    testBox,
+    form];
+}
+
 // --- the Policies page: the rule table and the audit log ---
 // Rules are checked by the server with the policy engine's own parser (the CLI and the engine agree with the form);
 // its sentence is shown under the field it names. While 2FA is on, every change goes through the 2FA dialog.
@@ -819,7 +990,7 @@ async function logs() {
   h('pre', { class: 'logs' }, lines.join('\n'))];
 }
 
-const pages = { '/': dashboard, '/workflows': workflows, '/runs': runs, '/cluster': cluster, '/skills': skills, '/policies': policies, '/config': config, '/logs': logs };
+const pages = { '/': dashboard, '/workflows': workflows, '/runs': runs, '/cluster': cluster, '/skills': skills, '/llm': llm, '/policies': policies, '/config': config, '/logs': logs };
 
 async function render() {
   const page = pages[location.pathname] || dashboard;

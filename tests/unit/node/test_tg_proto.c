@@ -663,12 +663,24 @@ static void recognizes_every_command_in_the_table(void **state)
         const char *name;
         ac_node_tg_cmd_kind_t kind;
     } table[] = {
-        {"start", AC_TG_CMD_START},     {"ping", AC_TG_CMD_PING},           {"status", AC_TG_CMD_STATUS},
-        {"help", AC_TG_CMD_HELP},       {"workflows", AC_TG_CMD_WORKFLOWS}, {"run", AC_TG_CMD_RUN},
-        {"runs", AC_TG_CMD_RUNS},       {"cancel", AC_TG_CMD_CANCEL},       {"skills", AC_TG_CMD_SKILLS},
-        {"skill", AC_TG_CMD_SKILL},     {"shell", AC_TG_CMD_SHELL},         {"setup", AC_TG_CMD_SETUP},
-        {"confirm", AC_TG_CMD_CONFIRM}, {"disable", AC_TG_CMD_DISABLE},     {"github", AC_TG_CMD_GITHUB},
+        {"start", AC_TG_CMD_START},
+        {"ping", AC_TG_CMD_PING},
+        {"status", AC_TG_CMD_STATUS},
+        {"help", AC_TG_CMD_HELP},
+        {"workflows", AC_TG_CMD_WORKFLOWS},
+        {"run", AC_TG_CMD_RUN},
+        {"runs", AC_TG_CMD_RUNS},
+        {"cancel", AC_TG_CMD_CANCEL},
+        {"skills", AC_TG_CMD_SKILLS},
+        {"skill", AC_TG_CMD_SKILL},
+        {"shell", AC_TG_CMD_SHELL},
+        {"setup", AC_TG_CMD_SETUP},
+        {"confirm", AC_TG_CMD_CONFIRM},
+        {"disable", AC_TG_CMD_DISABLE},
+        {"github", AC_TG_CMD_GITHUB},
         {"rate", AC_TG_CMD_RATE},
+        {"llm", AC_TG_CMD_LLM},
+        {"coder", AC_TG_CMD_CODER},
     };
     (void)state;
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
