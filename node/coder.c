@@ -1,10 +1,11 @@
-/* node/coder.c - the coder skill and the /coder chat command (coder.h): a local model writes a Lua skill, the
- * node checks it like any dynamic skill, records every attempt, and asks the owner before anything is loaded.
+/* node/coder.c - the coder skill (coder.h): a local model writes a Lua skill, the node checks it like any dynamic
+ * skill, records every attempt, and asks the owner before anything is loaded. The "/coder" chat command runs the same
+ * generation on a thread of its own (node/coder_chat.c); what the two share is in node/coder_int.h.
  *
  * Trust: the model's answer is hostile input. It only ever becomes a file in SKILLS_DIR under a name this file
  * chose, passes the loader's checks and a run in the sandbox without any SkillAPI permission, and is loaded only by
  * the owner's 2FA approval of exactly that checksum and declaration (node/action.h). */
-#include "node/coder.h"
+#include "node/coder_int.h"
 
 #include "node/action.h"
 #include "node/db.h"
@@ -18,7 +19,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +26,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define RESERVED_MAX 16 /* generations in flight in this process */
 
 /* Words that say nothing about what a skill does, dropped from a goal before it names the skill. */
 static const char *const filler_words[] = {
@@ -92,21 +90,6 @@ static const char system_prompt[] =
     "must handle (still returning true and a text).\n"
     "- Keep it short, plain and self-contained.";
 
-struct ac_node_coder {
-    ac_skill_def_t def; /* def.impl points back here */
-    ac_node_dynskills_t *dyn;
-    ac_node_settings_t *settings;
-    ac_node_ask_owner_t ask;
-    ac_skills_registry_t *registry; /* where the definition is registered (ac_node_coder_register) */
-    char *conninfo;
-    ac_skill_ctx_t base;
-    pthread_mutex_t lock;
-    char reserved[RESERVED_MAX][AC_SKILLS_DYNFILE_NAME_MAX + 1]; /* names of generations in flight */
-    bool chat_running, chat_joinable;
-    pthread_t chat_thread;
-    volatile sig_atomic_t cancel; /* stops the /coder generation (ac_node_coder_free) */
-};
-
 static const char *const coder_routes[] = {"on_created", "on_workflow_created", "on_error", NULL};
 
 static int coder_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_skill_result_t *res);
@@ -143,13 +126,7 @@ void ac_node_coder_free(ac_node_coder_t *c)
 {
     if (c == NULL)
         return;
-    pthread_mutex_lock(&c->lock);
-    c->cancel = 1;
-    bool join = c->chat_joinable;
-    c->chat_joinable = false;
-    pthread_mutex_unlock(&c->lock);
-    if (join)
-        pthread_join(c->chat_thread, NULL);
+    ac_node_coder__chat_stop(c);
     if (c->registry != NULL)
         ac_skills_registry_remove(c->registry, c->def.name);
     pthread_mutex_destroy(&c->lock);
@@ -230,7 +207,7 @@ static bool name_free(ac_node_coder_t *c, PGconn *db, const char *name, json_t *
         if (strcmp(json_string_value(json_object_get(v, "name")), name) == 0)
             return false;
     }
-    for (int r = 0; r < RESERVED_MAX; r++)
+    for (int r = 0; r < AC_NODE_CODER_RESERVED_MAX; r++)
         if (strcmp(c->reserved[r], name) == 0)
             return false;
     char path[PATH_MAX];
@@ -258,7 +235,7 @@ static int reserve_name(ac_node_coder_t *c, PGconn *db, const char *base, char o
     int rc = ac_errmsg_set(err, -AC_EEXIST, "no free skill name for %s", base);
     pthread_mutex_lock(&c->lock);
     int slot = -1;
-    for (int r = 0; r < RESERVED_MAX && slot < 0; r++)
+    for (int r = 0; r < AC_NODE_CODER_RESERVED_MAX && slot < 0; r++)
         if (c->reserved[r][0] == '\0')
             slot = r;
     int dberr = 0;
@@ -287,7 +264,7 @@ static int reserve_name(ac_node_coder_t *c, PGconn *db, const char *base, char o
 static void release_name(ac_node_coder_t *c, const char *name)
 {
     pthread_mutex_lock(&c->lock);
-    for (int r = 0; r < RESERVED_MAX; r++)
+    for (int r = 0; r < AC_NODE_CODER_RESERVED_MAX; r++)
         if (strcmp(c->reserved[r], name) == 0)
             c->reserved[r][0] = '\0';
     pthread_mutex_unlock(&c->lock);
@@ -891,12 +868,10 @@ static int read_args(gen_t *g, const ac_skill_args_t *args, char **goal_buf, ac_
     return 0;
 }
 
-static int coder_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_skill_result_t *res)
+int ac_node_coder__generate(ac_node_coder_t *c, const ac_skill_ctx_t *ctx, const ac_skill_args_t *args,
+                            ac_node_coder_say_fn say, void *say_arg, const char *chat_id, ac_skill_result_t *res)
 {
-    ac_node_coder_t *c = ctx->self != NULL ? ctx->self->impl : NULL;
-    if (c == NULL || c->dyn == NULL)
-        return ac_skill_fail(res, "skill_unavailable", "dynamic skills are off in this process");
-    gen_t g = {.c = c, .ctx = ctx};
+    gen_t g = {.c = c, .ctx = ctx, .say = say, .say_arg = say_arg, .chat_id = chat_id};
     char *goal = NULL;
     int rc = read_args(&g, args, &goal, res);
     if (rc == 0)
@@ -905,126 +880,10 @@ static int coder_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_
     return rc;
 }
 
-/* --- /coder in the chat -------------------------------------------------------------------------------------- */
-
-typedef struct chat_job {
-    ac_node_coder_t *c;
-    char *goal;
-    char chat_id[64];
-    bool create_workflow;
-    ac_node_coder_say_fn say;
-    void *arg;
-} chat_job_t;
-
-static void chat_result(chat_job_t *j, int rc, const ac_skill_result_t *res)
+static int coder_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_skill_result_t *res)
 {
-    char text[2048];
-    if (rc != 0) {
-        snprintf(text, sizeof(text), "Coder: no skill was made: %s", res->error);
-    } else {
-        const json_t *o = res->output;
-        const char *approval = json_string_value(json_object_get(o, "approval"));
-        const char *sha = json_string_value(json_object_get(o, "checksum"));
-        int n = snprintf(text, sizeof(text), "Coder: the skill %s is written (%s, attempt %lld, SHA-256 %.16s...). ",
-                         json_string_value(json_object_get(o, "skill")), json_string_value(json_object_get(o, "file")),
-                         (long long)json_integer_value(json_object_get(o, "attempts")), sha != NULL ? sha : "?");
-        if (approval != NULL && strcmp(approval, "pending_2fa") == 0)
-            n += snprintf(text + n, sizeof(text) - (size_t)n,
-                          "It is NOT loaded: answer the 2FA request with your code to load it.");
-        else
-            n += snprintf(text + n, sizeof(text) - (size_t)n, "It is NOT loaded (%s).",
-                          approval != NULL ? approval : "?");
-        const json_t *wid = json_object_get(o, "workflow_id");
-        if (wid != NULL && n > 0 && (size_t)n < sizeof(text))
-            snprintf(text + n, sizeof(text) - (size_t)n, " Workflow \"Auto: %s\" created, disabled (id %lld).",
-                     json_string_value(json_object_get(o, "skill")), (long long)json_integer_value(wid));
-    }
-    text[ac_policy_utf8_fit(text, strlen(text), sizeof(text) - 1)] = '\0';
-    j->say(j->arg, j->chat_id, text);
-}
-
-static void *chat_main(void *arg)
-{
-    chat_job_t *j = arg;
-    ac_node_coder_t *c = j->c;
-    sigset_t all; /* signals are the main thread's business */
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    ac_skill_ctx_t ctx = c->base;
-    ctx.db = NULL;
-    ctx.cancel = &c->cancel;
-    ctx.self = &c->def;
-    ctx.run_id = 0;
-    ctx.deadline_ms = ac_skill_now_ms() + AC_NODE_CODER_CHAT_TIMEOUT_MS;
-    json_t *config = json_pack("{s:s, s:b}", "goal", j->goal, "create_workflow", j->create_workflow);
-    ac_skill_args_t args = {.config = config};
-    ac_skill_result_t res = {0};
-    gen_t g = {.c = c, .ctx = &ctx, .say = j->say, .say_arg = j->arg, .chat_id = j->chat_id};
-    char *goal = NULL;
-    int rc = read_args(&g, &args, &goal, &res);
-    if (rc == 0)
-        rc = generate(&g, &res);
-    free(goal);
-    chat_result(j, rc, &res);
-    json_decref(res.output);
-    json_decref(config);
-    free(j->goal);
-    free(j);
-    pthread_mutex_lock(&c->lock);
-    c->chat_running = false;
-    pthread_mutex_unlock(&c->lock);
-    return NULL;
-}
-
-int ac_node_coder_chat_start(ac_node_coder_t *c, const char *chat_id, const char *goal, bool create_workflow,
-                             ac_node_coder_say_fn say, void *arg, ac_errmsg_t *err)
-{
-    size_t i = 0;
-    while (goal != NULL && goal[i] != '\0' && isspace((unsigned char)goal[i]))
-        i++;
-    if (goal == NULL || goal[i] == '\0')
-        return ac_errmsg_set(err, -AC_EINVAL, "no_goal: usage: /coder <what the skill should do>");
-    if (strlen(goal) > AC_NODE_CODER_GOAL_MAX || !ac_policy_utf8_valid(goal, strlen(goal)))
-        return ac_errmsg_set(err, -AC_EINVAL, "goal_too_long: at most %d bytes of text", AC_NODE_CODER_GOAL_MAX);
-    if (chat_id == NULL || strlen(chat_id) >= 64 || say == NULL)
-        return ac_errmsg_set(err, -AC_EINVAL, "no chat to answer");
-    if (c->conninfo == NULL || c->dyn == NULL)
-        return ac_errmsg_set(err, -AC_ESTATE, "the coder needs the database and dynamic skills");
-    pthread_mutex_lock(&c->lock);
-    if (c->chat_running || c->cancel) {
-        bool stopping = c->cancel != 0;
-        pthread_mutex_unlock(&c->lock);
-        return stopping ? ac_errmsg_set(err, -AC_ESTATE, "stopping")
-                        : ac_errmsg_set(err, -AC_EAGAIN, "busy: a generation is running; wait for its result");
-    }
-    if (c->chat_joinable) { /* the last one ended (chat_running is false): reap it */
-        pthread_join(c->chat_thread, NULL);
-        c->chat_joinable = false;
-    }
-    chat_job_t *j = ac_calloc(1, sizeof(*j));
-    j->c = c;
-    j->goal = ac_strdup(goal);
-    snprintf(j->chat_id, sizeof(j->chat_id), "%s", chat_id);
-    j->create_workflow = create_workflow;
-    j->say = say;
-    j->arg = arg;
-    int e = pthread_create(&c->chat_thread, NULL, chat_main, j);
-    if (e != 0) {
-        pthread_mutex_unlock(&c->lock);
-        free(j->goal);
-        free(j);
-        return ac_errmsg_set(err, -AC_ESYS, "pthread_create: %s", strerror(e));
-    }
-    c->chat_running = true;
-    c->chat_joinable = true;
-    pthread_mutex_unlock(&c->lock);
-    return 0;
-}
-
-bool ac_node_coder_chat_busy(ac_node_coder_t *c)
-{
-    pthread_mutex_lock(&c->lock);
-    bool busy = c->chat_running;
-    pthread_mutex_unlock(&c->lock);
-    return busy;
+    ac_node_coder_t *c = ctx->self != NULL ? ctx->self->impl : NULL;
+    if (c == NULL || c->dyn == NULL)
+        return ac_skill_fail(res, "skill_unavailable", "dynamic skills are off in this process");
+    return ac_node_coder__generate(c, ctx, args, NULL, NULL, NULL, res);
 }

@@ -11,6 +11,7 @@
 
 #include "policy/alloc.h"
 #include "policy/error.h"
+#include "policy/strbuf.h"
 #include "policy/utf8.h"
 #include "skills/html_text.h"
 #include "skills/http.h"
@@ -530,8 +531,7 @@ const ac_skill_def_t ac_skills_github_security_review = {
 /* ---- the Telegram message ---------------------------------------------------------------------------------------- */
 
 typedef struct {
-    char *p;
-    size_t len, cap;
+    ac_policy_strbuf_t b;
     size_t chars; /* characters written */
 } msg_t;
 
@@ -545,13 +545,7 @@ static size_t utf8_chars(const char *s, size_t n)
 
 static void msg_put(msg_t *m, const char *s, size_t n)
 {
-    if (m->len + n + 1 > m->cap) {
-        m->cap = (m->len + n + 1) * 2;
-        m->p = ac_realloc(m->p, m->cap);
-    }
-    memcpy(m->p + m->len, s, n);
-    m->len += n;
-    m->p[m->len] = '\0';
+    ac_policy_strbuf_put(&m->b, s, n);
     m->chars += utf8_chars(s, n);
 }
 
@@ -608,15 +602,15 @@ char *ac_skills_github_review_message(const json_t *r)
     if (json_is_true(json_object_get(r, "empty")))
         msg_puts(&m, "\n\nThe diff is empty: nothing to review.");
     msg_puts(&m, "\n\n");
-    size_t head_len = m.len, head_chars = m.chars;
+    size_t head_len = m.b.len, head_chars = m.chars;
     if (msg_put_escaped(&m, text != NULL ? text : "", MESSAGE_CHARS))
-        return m.p;
+        return m.b.p;
 
     /* Too long: the text again from the header, stopping early enough for the suffix. */
-    m.len = head_len;
+    m.b.len = head_len;
     m.chars = head_chars;
-    m.p[m.len] = '\0';
+    m.b.p[m.b.len] = '\0';
     msg_put_escaped(&m, text, MESSAGE_CHARS - utf8_chars(suffix, sizeof(suffix) - 1));
     msg_puts(&m, suffix);
-    return m.p;
+    return m.b.p;
 }

@@ -3,6 +3,7 @@
 
 #include "node/log.h"
 #include "policy/alloc.h"
+#include "policy/strbuf.h"
 #include "policy/utf8.h"
 
 #include <pthread.h>
@@ -25,31 +26,15 @@ void ac_skills_notify_set_sender(ac_skills_notify_send_fn fn, void *arg)
     pthread_mutex_unlock(&sender_lock);
 }
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-} buf_t;
-
-static void put(buf_t *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        b->p = ac_realloc(b->p, b->cap);
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void put_escaped(buf_t *b, const char *s, size_t n)
+static void put_escaped(ac_policy_strbuf_t *b, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         switch (s[i]) {
-        case '&': put(b, "&amp;", 5); break;
-        case '<': put(b, "&lt;", 4); break;
-        case '>': put(b, "&gt;", 4); break;
-        case '"': put(b, "&quot;", 6); break;
-        default: put(b, &s[i], 1);
+        case '&': ac_policy_strbuf_put(b, "&amp;", 5); break;
+        case '<': ac_policy_strbuf_put(b, "&lt;", 4); break;
+        case '>': ac_policy_strbuf_put(b, "&gt;", 4); break;
+        case '"': ac_policy_strbuf_put(b, "&quot;", 6); break;
+        default: ac_policy_strbuf_put(b, &s[i], 1);
         }
     }
 }
@@ -67,26 +52,26 @@ static long find_close(const char *s, size_t from, size_t n, const char *mark)
     return -1;
 }
 
-static void inline_md(buf_t *b, const char *s, size_t n)
+static void inline_md(ac_policy_strbuf_t *b, const char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         long c;
         if (s[i] == '`' && (c = find_close(s, i + 1, n, "`")) > (long)i + 1) {
-            put(b, "<code>", 6);
+            ac_policy_strbuf_put(b, "<code>", 6);
             put_escaped(b, s + i + 1, (size_t)c - i - 1);
-            put(b, "</code>", 7);
+            ac_policy_strbuf_put(b, "</code>", 7);
             i = (size_t)c + 1;
         } else if (i + 1 < n && s[i] == '*' && s[i + 1] == '*' && (c = find_close(s, i + 2, n, "**")) > (long)i + 2) {
-            put(b, "<b>", 3);
+            ac_policy_strbuf_put(b, "<b>", 3);
             put_escaped(b, s + i + 2, (size_t)c - i - 2);
-            put(b, "</b>", 4);
+            ac_policy_strbuf_put(b, "</b>", 4);
             i = (size_t)c + 2;
         } else if ((s[i] == '*' || s[i] == '_') && i + 1 < n && s[i + 1] != ' ' &&
                    (c = find_close(s, i + 1, n, s[i] == '*' ? "*" : "_")) > (long)i + 1) {
-            put(b, "<i>", 3);
+            ac_policy_strbuf_put(b, "<i>", 3);
             put_escaped(b, s + i + 1, (size_t)c - i - 1);
-            put(b, "</i>", 4);
+            ac_policy_strbuf_put(b, "</i>", 4);
             i = (size_t)c + 1;
         } else if (s[i] == '[') {
             long close = find_close(s, i + 1, n, "](");
@@ -95,11 +80,11 @@ static void inline_md(buf_t *b, const char *s, size_t n)
             size_t ul = end > 0 ? (size_t)end - (size_t)close - 2 : 0;
             bool safe = url != NULL && end > 0 && (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0);
             if (safe) {
-                put(b, "<a href=\"", 9);
+                ac_policy_strbuf_put(b, "<a href=\"", 9);
                 put_escaped(b, url, ul);
-                put(b, "\">", 2);
+                ac_policy_strbuf_put(b, "\">", 2);
                 put_escaped(b, s + i + 1, (size_t)close - i - 1);
-                put(b, "</a>", 4);
+                ac_policy_strbuf_put(b, "</a>", 4);
                 i = (size_t)end + 1;
             } else {
                 put_escaped(b, s + i, 1);
@@ -116,8 +101,8 @@ static void inline_md(buf_t *b, const char *s, size_t n)
  * *italic* / _italic_, [text](http(s) url), "# heading" lines as bold. Everything else is escaped. */
 static char *md_to_html(const char *s, size_t n)
 {
-    buf_t b = {0};
-    put(&b, "", 0);
+    ac_policy_strbuf_t b = {0};
+    ac_policy_strbuf_put(&b, "", 0);
     size_t i = 0;
     while (i < n) {
         if (n - i >= 3 && memcmp(s + i, "```", 3) == 0) {
@@ -133,9 +118,9 @@ static char *md_to_html(const char *s, size_t n)
                     start++;
                 if (start < (size_t)(end - s))
                     start++;
-                put(&b, "<pre>", 5);
+                ac_policy_strbuf_put(&b, "<pre>", 5);
                 put_escaped(&b, s + start, (size_t)(end - s) - start);
-                put(&b, "</pre>", 6);
+                ac_policy_strbuf_put(&b, "</pre>", 6);
                 i = (size_t)(end - s) + 3;
                 continue;
             }
@@ -147,14 +132,14 @@ static char *md_to_html(const char *s, size_t n)
         while (h < eol && s[h] == '#')
             h++;
         if (h > i && h - i <= 6 && h < eol && s[h] == ' ') {
-            put(&b, "<b>", 3);
+            ac_policy_strbuf_put(&b, "<b>", 3);
             inline_md(&b, s + h + 1, eol - h - 1);
-            put(&b, "</b>", 4);
+            ac_policy_strbuf_put(&b, "</b>", 4);
         } else {
             inline_md(&b, s + i, eol - i);
         }
         if (eol < n)
-            put(&b, "\n", 1);
+            ac_policy_strbuf_put(&b, "\n", 1);
         i = eol + 1;
     }
     return b.p;
@@ -196,7 +181,7 @@ void ac_skills_notify_format(const json_t *input, char **plain, char **html)
 }
 
 /* Sends a notice to the owner's chat through the installed sender; a failure is logged, nothing else. */
-static void notice(buf_t *html, buf_t *plain)
+static void notice(ac_policy_strbuf_t *html, ac_policy_strbuf_t *plain)
 {
     pthread_mutex_lock(&sender_lock);
     ac_skills_notify_send_fn fn = sender;
@@ -209,22 +194,22 @@ static void notice(buf_t *html, buf_t *plain)
     free(plain->p);
 }
 
-static void both(buf_t *html, buf_t *plain, const char *s, bool escape)
+static void both(ac_policy_strbuf_t *html, ac_policy_strbuf_t *plain, const char *s, bool escape)
 {
     if (escape)
         put_escaped(html, s, strlen(s));
     else
-        put(html, s, strlen(s));
-    put(plain, s, strlen(s));
+        ac_policy_strbuf_put(html, s, strlen(s));
+    ac_policy_strbuf_put(plain, s, strlen(s));
 }
 
 void ac_skills_notify_run_started(const char *workflow, const char *const *steps, size_t n)
 {
-    buf_t h = {0}, p = {0};
+    ac_policy_strbuf_t h = {0}, p = {0};
     both(&h, &p, "\xe2\x9a\x99\xef\xb8\x8f ", false); /* the gear of the original */
-    put(&h, "<b>", 3);
+    ac_policy_strbuf_put(&h, "<b>", 3);
     both(&h, &p, workflow, true);
-    put(&h, "</b>", 4);
+    ac_policy_strbuf_put(&h, "</b>", 4);
     both(&h, &p, " started\n", false);
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
@@ -238,19 +223,19 @@ void ac_skills_notify_run_failed(const char *workflow, const char *step, const c
 {
     char r[201];
     snprintf(r, sizeof(r), "%.*s", (int)ac_policy_utf8_fit(reason, strlen(reason), 200), reason);
-    buf_t h = {0}, p = {0};
+    ac_policy_strbuf_t h = {0}, p = {0};
     both(&h, &p, "\xe2\x9d\x8c ", false);
-    put(&h, "<b>", 3);
+    ac_policy_strbuf_put(&h, "<b>", 3);
     both(&h, &p, workflow, true);
-    put(&h, "</b>", 4);
+    ac_policy_strbuf_put(&h, "</b>", 4);
     both(&h, &p, " failed at ", false);
-    put(&h, "<i>", 3);
+    ac_policy_strbuf_put(&h, "<i>", 3);
     both(&h, &p, step, true);
-    put(&h, "</i>", 4);
+    ac_policy_strbuf_put(&h, "</i>", 4);
     both(&h, &p, "\n", false);
-    put(&h, "<code>", 6);
+    ac_policy_strbuf_put(&h, "<code>", 6);
     both(&h, &p, r, true);
-    put(&h, "</code>", 7);
+    ac_policy_strbuf_put(&h, "</code>", 7);
     notice(&h, &p);
 }
 
