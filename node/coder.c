@@ -564,10 +564,23 @@ static char *user_prompt(const gen_t *g)
     return p;
 }
 
+/* Removes the attempt's file, only while it still holds what this attempt wrote (g->sha): a file someone replaced
+ * meanwhile is theirs. */
 static void remove_file(gen_t *g)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof(path), "%s/%s", ac_node_dynskills_dir(g->c->dyn), g->file);
+    char *src = NULL;
+    size_t len = 0;
+    char sha[65];
+    ac_errmsg_t e = {{0}};
+    bool ours = ac_skills_dynfile_read(ac_node_dynskills_dir(g->c->dyn), path, &src, &len, sha, &e) == 0 &&
+                strcmp(sha, g->sha) == 0;
+    free(src);
+    if (!ours) {
+        ac_log_warn("coder", "file_left", "file=%s reason=%s", g->file, "it no longer holds what the coder wrote");
+        return;
+    }
     if (unlink(path) != 0 && errno != ENOENT)
         ac_log_warn("coder", "remove_failed", "file=%s error=%s", g->file, strerror(errno));
 }
@@ -652,7 +665,7 @@ static int attempt(gen_t *g, ac_errmsg_t *err)
     ac_errmsg_t we = {{0}};
     const char *outcome;
     bool written = false;
-    if (ac_node_dynskills_write(g->c->dyn, g->file, src, len, &we) != 0) {
+    if (ac_node_dynskills_write_new(g->c->dyn, g->file, src, len, &we) != 0) {
         keep_error(g, we.msg);
         outcome = "rejected";
     } else {

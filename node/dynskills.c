@@ -198,7 +198,8 @@ int ac_node_dynskills_filename_check(const char *filename, char name[AC_SKILLS_D
     return 0;
 }
 
-int ac_node_dynskills_write(ac_node_dynskills_t *d, const char *filename, const char *src, size_t len, ac_errmsg_t *err)
+static int write_file(ac_node_dynskills_t *d, const char *filename, const char *src, size_t len, bool replace,
+                      ac_errmsg_t *err)
 {
     char name[AC_SKILLS_DYNFILE_NAME_MAX + 1];
     int rc = ac_node_dynskills_filename_check(filename, name, err);
@@ -233,15 +234,30 @@ int ac_node_dynskills_write(ac_node_dynskills_t *d, const char *filename, const 
     bool ok = fd >= 0 && off == len && fsync(fd) == 0;
     if (fd >= 0)
         close(fd);
-    /* rename replaces a directory entry: a symlink named like the file is replaced, never followed */
-    if (!ok || renameat(dfd, tmp, dfd, final) != 0) {
+    /* rename replaces a directory entry: a symlink named like the file is replaced, never followed; without replace,
+     * an entry of that name (whoever made it, whenever) makes the write fail */
+    int rn = !ok ? -1 : replace ? renameat(dfd, tmp, dfd, final) : renameat2(dfd, tmp, dfd, final, RENAME_NOREPLACE);
+    if (rn != 0) {
+        bool taken = ok && !replace && errno == EEXIST;
         unlinkat(dfd, tmp, 0);
         close(dfd);
-        return ac_errmsg_set(err, -AC_EIO, "cannot write %s", final);
+        return taken ? ac_errmsg_set(err, -AC_EEXIST, "%s exists already", final)
+                     : ac_errmsg_set(err, -AC_EIO, "cannot write %s", final);
     }
     (void)fsync(dfd);
     close(dfd);
     return 0;
+}
+
+int ac_node_dynskills_write(ac_node_dynskills_t *d, const char *filename, const char *src, size_t len, ac_errmsg_t *err)
+{
+    return write_file(d, filename, src, len, true, err);
+}
+
+int ac_node_dynskills_write_new(ac_node_dynskills_t *d, const char *filename, const char *src, size_t len,
+                                ac_errmsg_t *err)
+{
+    return write_file(d, filename, src, len, false, err);
 }
 
 int ac_node_dynskills_count_files(ac_node_dynskills_t *d)

@@ -135,6 +135,10 @@ typedef struct ac_node_dynskills_trial {
 } ac_node_dynskills_trial_t;
 int ac_node_dynskills_test_run(ac_node_dynskills_t *d, ac_node_dynskills_trial_t *t, ac_errmsg_t *err);
 
+/* The same, but only when no entry of that name exists (-AC_EEXIST otherwise, decided by the rename itself): the
+ * coder never replaces a file someone else made meanwhile. */
+int ac_node_dynskills_write_new(ac_node_dynskills_t *d, const char *filename, const char *src, size_t len,
+                                ac_errmsg_t *err);
 /* How many *.lua files SKILLS_DIR holds. */
 int ac_node_dynskills_count_files(ac_node_dynskills_t *d);
 

@@ -106,6 +106,18 @@ typedef struct call_state {
     long http_status; /* the last response's, 0 when none */
 } call_state_t;
 
+/* Removes the values of the secret-looking headers from s (an error text). */
+static void scrub_headers(char *s, size_t cap, const json_t *headers)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)headers, k, v)
+    {
+        if (ac_skills_llm_header_secret(k) && json_is_string(v))
+            ac_skills_llm_wire_scrub(s, cap, json_string_value(v));
+    }
+}
+
 /* One request and its answer. OUT: *outcome (-1 when no response was read), *text on success. The key lives only
  * here and every error text is scrubbed of it. */
 static int attempt(call_state_t *cs, int *outcome, char **text, ac_errmsg_t *err)
@@ -121,6 +133,11 @@ static int attempt(call_state_t *cs, int *outcome, char **text, ac_errmsg_t *err
         ac_free_secret_str(key);
         return ac_errmsg_set(err, -AC_ECONFIG, "host_not_set");
     }
+    json_t *headers = NULL; /* secret header values opened for this request only */
+    if ((rc = ac_skills_llm__headers_open(cs->ctx->settings, p, &headers, err)) != 0) {
+        ac_free_secret_str(key);
+        return rc;
+    }
     ac_skills_llm_wire_provider_t wp = {
         .type = p->type,
         .base_url = p->type == AC_SKILLS_LLM_GEMINI      ? cs->ctx->gemini_url
@@ -128,7 +145,7 @@ static int attempt(call_state_t *cs, int *outcome, char **text, ac_errmsg_t *err
                                                          : p->host,
         .model = p->model,
         .api_key = key,
-        .headers = p->headers,
+        .headers = headers,
         .options = p->options,
     };
     ac_skills_llm_wire_req_t wr;
@@ -155,8 +172,10 @@ static int attempt(call_state_t *cs, int *outcome, char **text, ac_errmsg_t *err
         /* an error body may quote the key, and the excerpt could cut it where a later scrub would miss it; the body
          * is then read only up to the first NUL, which is where the scrub stopped */
         size_t blen = resp.body != NULL ? resp.body_len : 0;
-        if (key != NULL && (resp.status < 200 || resp.status > 299) && resp.body != NULL) {
-            ac_skills_llm_wire_scrub(resp.body, resp.body_len + 1, key);
+        if ((key != NULL || headers != NULL) && (resp.status < 200 || resp.status > 299) && resp.body != NULL) {
+            if (key != NULL)
+                ac_skills_llm_wire_scrub(resp.body, resp.body_len + 1, key);
+            scrub_headers(resp.body, resp.body_len + 1, headers);
             blen = strlen(resp.body);
         }
         *outcome = (int)ac_skills_llm_wire_parse(p->type, resp.status, resp.body, blen, text, err);
@@ -170,6 +189,7 @@ static int attempt(call_state_t *cs, int *outcome, char **text, ac_errmsg_t *err
     } else {
         if (key != NULL)
             ac_skills_llm_wire_scrub(resp.error, sizeof(resp.error), key);
+        scrub_headers(resp.error, sizeof(resp.error), headers);
         ac_errmsg_set(err, -AC_EIO, "request_failed: %s", resp.error[0] != '\0' ? resp.error : ac_strerror(rc));
         rc = -AC_EIO;
     }
@@ -177,6 +197,9 @@ static int attempt(call_state_t *cs, int *outcome, char **text, ac_errmsg_t *err
 Exit:
     if (rc != 0 && err != NULL && key != NULL)
         ac_skills_llm_wire_scrub(err->msg, sizeof(err->msg), key);
+    if (rc != 0 && err != NULL)
+        scrub_headers(err->msg, sizeof(err->msg), headers);
+    ac_skills_llm__headers_wipe(headers);
     ac_free_secret_str(key);
     return rc;
 }

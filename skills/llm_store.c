@@ -259,6 +259,72 @@ int ac_skills_llm__key_open(ac_node_settings_t *s, const ac_skills_llm__row_t *p
     return 0;
 }
 
+int ac_skills_llm__headers_open(ac_node_settings_t *s, const ac_skills_llm__row_t *p, json_t **headers,
+                                ac_errmsg_t *err)
+{
+    *headers = NULL;
+    if (!json_is_object(p->headers) || json_object_size(p->headers) == 0)
+        return 0;
+    json_t *h = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(p->headers, k, v)
+    {
+        const char *val = json_string_value(v);
+        if (val == NULL || !ac_policy_crypto_is_sealed(val)) {
+            json_object_set_new(h, k, json_incref(v));
+            continue;
+        }
+        char *plain = NULL;
+        size_t pl = 0;
+        if (ac_policy_crypto_open(ac_node_settings_key(s), val, strlen(val), &plain, &pl) != 0) {
+            ac_skills_llm__headers_wipe(h);
+            return ac_errmsg_set(err, -AC_ECONFIG,
+                                 "a stored header value of the provider does not open with the settings key (enter "
+                                 "it again)");
+        }
+        json_object_set_new(h, k, json_stringn(plain, pl));
+        ac_free_secret_str(plain);
+    }
+    *headers = h;
+    return 0;
+}
+
+void ac_skills_llm__headers_wipe(json_t *headers)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(headers, k, v)
+    {
+        if (json_is_string(v) && json_string_length(v) > 0)
+            explicit_bzero((char *)json_string_value(v), json_string_length(v));
+    }
+    json_decref(headers);
+}
+
+int ac_skills_llm_headers_seal(ac_node_settings_t *s, json_t *fields, ac_errmsg_t *err)
+{
+    json_t *h = json_object_get(fields, "headers");
+    if (!json_is_object(h))
+        return 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(h, k, v)
+    {
+        const char *val = json_string_value(v);
+        if (val == NULL || val[0] == '\0' || !ac_skills_llm_header_secret(k) || strcmp(val, MASK) == 0 ||
+            ac_policy_crypto_is_sealed(val))
+            continue;
+        char *sealed = NULL;
+        if (ac_policy_crypto_seal(ac_node_settings_key(s), val, json_string_length(v), &sealed) != 0)
+            return ac_errmsg_set(err, -AC_ECRYPTO, "a secret header value could not be sealed");
+        explicit_bzero((char *)val, json_string_length(v));
+        json_object_set_new(h, k, json_string(sealed));
+        free(sealed);
+    }
+    return 0;
+}
+
 /* --- small checks ------------------------------------------------------------------------------------------------- */
 
 const char *ac_skills_llm__tier_static(const char *tier)
@@ -343,7 +409,7 @@ static bool header_reserved(const char *name)
     return false;
 }
 
-static bool header_secret(const char *name)
+bool ac_skills_llm_header_secret(const char *name)
 {
     char low[HEADER_NAME_MAX + 1];
     size_t n = strlen(name);
@@ -390,7 +456,7 @@ static json_t *headers_masked(const json_t *h)
     json_t *v;
     json_object_foreach((json_t *)h, k, v)
     {
-        json_object_set_new(out, k, header_secret(k) ? json_string(MASK) : json_incref(v));
+        json_object_set_new(out, k, ac_skills_llm_header_secret(k) ? json_string(MASK) : json_incref(v));
     }
     return out;
 }
@@ -519,7 +585,40 @@ static const json_t *old_header(const json_t *old, const char *name)
     return json_is_string(v) ? v : NULL;
 }
 
-static int headers_merge(const json_t *given, const json_t *old, json_t **out, ac_errmsg_t *err)
+/* A header value as stored: a secret-looking header's value sealed with the settings key; a value sealed already (a
+ * pending 2FA action's) must open and pass the value checks. OUT: *stored (new reference). NULL bad on success, else
+ * the sentence. */
+static const char *header_store(ac_node_settings_t *s, const char *name, json_t *v, json_t **stored)
+{
+    const char *val = json_string_value(v);
+    *stored = NULL;
+    if (ac_policy_crypto_is_sealed(val)) {
+        char *plain = NULL;
+        size_t pl = 0;
+        if (ac_policy_crypto_open(ac_node_settings_key(s), val, json_string_length(v), &plain, &pl) != 0)
+            return "a sealed header value does not open with this node's settings key";
+        bool ok = header_value_ok(plain, pl);
+        ac_free_secret_str(plain);
+        if (!ok)
+            return "a header value must be at most 4096 bytes of UTF-8 without control characters";
+        *stored = json_incref(v);
+        return NULL;
+    }
+    if (!header_value_ok(val, json_string_length(v)))
+        return "a header value must be at most 4096 bytes of UTF-8 without control characters";
+    if (!ac_skills_llm_header_secret(name) || val[0] == '\0') {
+        *stored = json_incref(v);
+        return NULL;
+    }
+    char *sealed = NULL;
+    if (ac_policy_crypto_seal(ac_node_settings_key(s), val, json_string_length(v), &sealed) != 0)
+        return "a secret header value could not be sealed";
+    *stored = json_string(sealed);
+    free(sealed);
+    return NULL;
+}
+
+static int headers_merge(ac_node_settings_t *s, const json_t *given, const json_t *old, json_t **out, ac_errmsg_t *err)
 {
     *out = NULL;
     if (!json_is_object(given))
@@ -539,23 +638,24 @@ static int headers_merge(const json_t *given, const json_t *old, json_t **out, a
                   "api_key)";
         else if (!json_is_string(v))
             bad = "a header value must be a string";
-        else if (!header_value_ok(json_string_value(v), json_string_length(v)))
-            bad = "a header value must be at most 4096 bytes of UTF-8 without control characters";
         for (void *it = json_object_iter(h); bad == NULL && it != NULL; it = json_object_iter_next(h, it))
             if (strcasecmp(json_object_iter_key(it), k) == 0)
                 bad = "a header is given twice (names are case-insensitive)";
+        json_t *stored = NULL;
         if (bad == NULL && strcmp(json_string_value(v), MASK) == 0) {
             const json_t *keep = old_header(old, k);
             if (keep == NULL)
                 bad = "\"********\" keeps a stored header value, and this header has none";
             else
-                v = (json_t *)keep;
+                stored = json_incref((json_t *)keep);
+        } else if (bad == NULL) {
+            bad = header_store(s, k, v, &stored);
         }
         if (bad != NULL) {
             json_decref(h);
             return ac_errmsg_set(err, -AC_EINVAL, "headers: %s", bad);
         }
-        json_object_set_new(h, k, json_incref(v));
+        json_object_set_new(h, k, stored);
     }
     *out = h;
     return 0;
@@ -644,7 +744,7 @@ static int save_merge(ac_node_settings_t *s, const json_t *fields, bool create, 
     json_t *h = json_object_get(fields, "headers");
     if (h != NULL) {
         json_t *merged;
-        if ((rc = headers_merge(h, p->headers, &merged, err)) != 0)
+        if ((rc = headers_merge(s, h, p->headers, &merged, err)) != 0)
             return rc;
         json_decref(p->headers);
         p->headers = merged;

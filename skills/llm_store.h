@@ -75,6 +75,14 @@ int ac_skills_llm_provider_delete(PGconn *c, int64_t id, ac_errmsg_t *err);
  * added again (the original re-created it at every start). Safe when several nodes boot together. */
 int ac_skills_llm_seed(PGconn *c, ac_node_settings_t *s, ac_errmsg_t *err);
 
+/* Whether a provider header's value is a secret by its name (case-insensitive; it contains auth, key, token, secret,
+ * password or cookie): such values are stored sealed like api_key, masked in lists, and scrubbed from errors. */
+bool ac_skills_llm_header_secret(const char *name);
+/* Seals the values of fields.headers whose name looks secret (ac_skills_llm_header_secret), in place, so a pending
+ * 2FA action never holds them in clear; "********" and values sealed already are left as they are. The store accepts
+ * the sealed form back (it must open with the settings key). Returns 0 or -AC_ECRYPTO. */
+int ac_skills_llm_headers_seal(ac_node_settings_t *s, json_t *fields, ac_errmsg_t *err);
+
 /* --- internals shared with the router (skills/llm.c); not for other callers --------------------------------------- */
 
 /* The UTC day llm_usage counts by (SQL): the store's usage_today and the router's reservations must agree on it. */
@@ -107,6 +115,15 @@ void ac_skills_llm__rows_free(ac_skills_llm__row_t *p, size_t n);
  * none. Returns 0, or -AC_ECONFIG with err "api_key_not_set[: ...]" when the stored key does not open or the type
  * needs a key and there is none (never quoting a key). */
 int ac_skills_llm__key_open(ac_node_settings_t *s, const ac_skills_llm__row_t *p, char **key, ac_errmsg_t *err);
+
+/* The provider's headers as a request sends them: values stored sealed (secret-looking headers, see
+ * ac_skills_llm_header_secret) opened with the settings key. OUT: *headers (owned; free with
+ * ac_skills_llm__headers_wipe, which zeroes the opened values), NULL when p has none. Returns 0, or -AC_ECONFIG when a
+ * sealed value does not open (never quoting it). */
+int ac_skills_llm__headers_open(ac_node_settings_t *s, const ac_skills_llm__row_t *p, json_t **headers,
+                                ac_errmsg_t *err);
+/* Zeroes every string value of headers (from ac_skills_llm__headers_open) and releases it. NULL is fine. */
+void ac_skills_llm__headers_wipe(json_t *headers);
 
 /* A setting's text, "" when s or key is NULL, or the setting is absent or unreadable. From ac_malloc; may be a
  * secret: free with ac_free_secret_str. */

@@ -452,6 +452,13 @@ static json_t *save_action(ac_web_call_t *c, const char *name)
     json_t *fields = json_deep_copy(c->in), *key = json_object_get(c->in, "api_key");
     wipe_json_string(json_object_get(fields, "api_key")); /* the copy's key, before it is freed */
     json_object_del(fields, "api_key");
+    ac_errmsg_t serr = {{0}};
+    if (ac_skills_llm_headers_seal(c->s->cfg.settings, fields, &serr) != 0) { /* secret headers, sealed like the key */
+        json_decref(fields);
+        wipe_json_string(key);
+        refuse(c, 500, serr.msg, "headers");
+        return NULL;
+    }
     json_t *a = json_pack("{s:s, s:I, s:s, s:o}", "type", "llm_provider_save", "id", (json_int_t)c->id, "name", name,
                           "fields", fields);
     if (a == NULL) { /* a name written with SQL that is not UTF-8 */

@@ -496,6 +496,15 @@ static void no_code_block_names_and_no_2fa(void **state)
     assert_non_null(o);
     fputs("-- the owner's own file\n", o);
     fclose(o);
+    /* the coder's writer never replaces an existing entry (decided by the rename), unlike the plain writer */
+    ac_errmsg_t werr = {{0}};
+    assert_int_equal(ac_node_dynskills_write_new(f->dyn, "shell_2.lua", "x = 1\n", 6, &werr), -AC_EEXIST);
+    char *kept = NULL;
+    size_t kept_len = 0;
+    char kept_sha[65];
+    assert_int_equal(ac_skills_dynfile_read(f->dir, path, &kept, &kept_len, kept_sha, &werr), 0);
+    assert_string_equal(kept, "-- the owner's own file\n");
+    free(kept);
     answer("no code here");
     answer("```\n" VALID_WORDS("shell_3") "```");
     if (run_coder(f, "Shell!", "{\"max_retries\": \"2\"}", &res) != 0)

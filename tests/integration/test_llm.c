@@ -343,7 +343,8 @@ static void openai_compatible_and_custom_requests(void **state)
     fx_t *f = *state;
     ac_fake_llm_control(&fake, "keys", "{\"openai\": \"" OAI_KEY "\"}");
     prov(f, "{\"name\": \"LMS\", \"type\": \"openai_compatible\", \"tier\": \"heavy\", \"model\": \"qwen\", "
-            "\"host\": \"@URL@/\", \"api_key\": \"" OAI_KEY "\", \"headers\": {\"X-Extra\": \"one\"}, "
+            "\"host\": \"@URL@/\", \"api_key\": \"" OAI_KEY "\", \"headers\": {\"X-Extra\": \"one\", "
+            "\"X-Gateway-Token\": \"gw-secret-value-77\"}, "
             "\"options\": {\"temperature\": 0.2, \"num_predict\": 64, \"thinking\": false}}");
     ac_skills_llm_call_t call = {.prompt = "p", .system = "s", .tier = "heavy"};
     ac_skills_llm_answer_t ans;
@@ -355,11 +356,26 @@ static void openai_compatible_and_custom_requests(void **state)
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/v1/chat/completions");
     assert_string_equal(hdr(r, "authorization"), "Bearer " OAI_KEY);
     assert_string_equal(hdr(r, "x-extra"), "one");
+    assert_string_equal(hdr(r, "x-gateway-token"), "gw-secret-value-77"); /* opened for the request only */
+    /* stored: the secret-looking header sealed like the key, the plain one as it is */
+    ac_test_assert_sql(
+        f->db.c,
+        "SELECT (headers->>'X-Gateway-Token') LIKE 'enc:%' AND strpos(headers::text, "
+        "'gw-secret-value-77') = 0 AND headers->>'X-Extra' = 'one' FROM llm_providers WHERE name = 'LMS'",
+        "t");
     assert_json_eq(json_object_get(r, "body"),
                    "{\"model\": \"qwen\", \"stream\": false, \"temperature\": 0.2, \"max_tokens\": 64, "
                    "\"chat_template_kwargs\": {\"enable_thinking\": false}, \"messages\": [{\"role\": \"system\", "
                    "\"content\": \"s\"}, {\"role\": \"user\", \"content\": \"p\"}]}");
     json_decref(all);
+    /* a server that echoes the header back in an error: the value is scrubbed from what the caller sees */
+    ac_fake_llm_control(&fake, "script",
+                        "{\"route\": \"openai\", \"responses\": [{\"status\": 502, \"text\": \"bad gateway "
+                        "token gw-secret-value-77 refused\"}]}");
+    assert_int_not_equal(ask_ex(f, &call, 20000, &ans, &err), 0);
+    assert_null(strstr(err.msg, "gw-secret-value-77"));
+    assert_non_null(strstr(err.msg, "502"));
+    ac_skills_llm_answer_free(&ans);
 
     /* custom: the same API; without a key no Authorization header */
     ac_fake_llm_control(&fake, "reset", "{}");
@@ -1015,11 +1031,16 @@ static void list_masks_secrets_and_orders_by_tier(void **state)
     json_decref(j);
     ac_skills_llm_providers_free(ps, n);
 
-    /* a masked header sent back keeps its stored value; others change */
-    assert_int_equal(save(f, o, "{\"headers\": {\"X-Api-Key\": \"********\", \"X-Plain\": \"q\"}}", NULL, &err), 0);
+    /* a masked header sent back keeps its stored (sealed) value; others change */
     char sql[160];
-    snprintf(sql, sizeof(sql), "SELECT headers::text FROM llm_providers WHERE id = %lld", (long long)o);
-    ac_test_assert_sql(f->db.c, sql, "{\"X-Plain\": \"q\", \"X-Api-Key\": \"hk-1\"}");
+    snprintf(sql, sizeof(sql), "SELECT headers->>'X-Api-Key' FROM llm_providers WHERE id = %lld", (long long)o);
+    char *before = ac_test_db_value(f->db.c, sql);
+    assert_true(strncmp(before, "enc:", 4) == 0);
+    assert_int_equal(save(f, o, "{\"headers\": {\"X-Api-Key\": \"********\", \"X-Plain\": \"q\"}}", NULL, &err), 0);
+    ac_test_assert_sql(f->db.c, sql, before);
+    free(before);
+    snprintf(sql, sizeof(sql), "SELECT headers->>'X-Plain' FROM llm_providers WHERE id = %lld", (long long)o);
+    ac_test_assert_sql(f->db.c, sql, "q");
 }
 
 static void test_call_reaches_a_disabled_provider_and_counts(void **state)

@@ -2337,7 +2337,7 @@ static void llm_provider_changes_wait_for_a_code(void **state)
     /* an addition with a key: the prompt names it but not the key, the challenge holds the key sealed only */
     snprintf(body, sizeof(body),
              "{\"name\":\"guarded echo\",\"type\":\"openai_compatible\",\"tier\":\"light\",\"host\":\"%s\","
-             "\"model\":\"g1\",\"api_key\":\"" LLM_KEY2 "\"}",
+             "\"model\":\"g1\",\"api_key\":\"" LLM_KEY2 "\",\"headers\":{\"X-Gateway-Token\":\"gw-held-sealed-5\"}}",
              fake_llm);
     resp_t r = api("POST", P, body, true);
     assert_null(strstr(r.body, LLM_KEY2));
@@ -2349,6 +2349,8 @@ static void llm_provider_changes_wait_for_a_code(void **state)
     char *held = psql(sql);
     assert_non_null(strstr(held, "\"api_key_sealed\":\"enc:"));
     assert_null(strstr(held, LLM_KEY2));
+    assert_non_null(strstr(held, "\"X-Gateway-Token\":\"enc:")); /* a secret header is sealed in the action too */
+    assert_null(strstr(held, "gw-held-sealed-5"));
     free(held);
     json_t *j = llm_now();
     assert_null(element(j, "providers", "name", "guarded echo")); /* not before the code */
@@ -2377,6 +2379,7 @@ static void llm_provider_changes_wait_for_a_code(void **state)
     json_decref(j);
     char *seen = fake_llm_control("GET", "requests", NULL);
     assert_non_null(strstr(seen, "Bearer " LLM_KEY2));
+    assert_non_null(strstr(seen, "gw-held-sealed-5")); /* the approved header value reaches the provider */
     free(seen);
 
     /* disabling, editing and deleting wait for a code; a wrong one changes nothing */
