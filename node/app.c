@@ -239,7 +239,8 @@ int ac_node_app_github_review(void *arg, const char *repo, bool pr, const char *
     snprintf(j->repo, sizeof(j->repo), "%s", repo);
     snprintf(j->ref, sizeof(j->ref), "%s", ref);
     j->kind = pr ? AC_SKILLS_GITHUB_PR : AC_SKILLS_GITHUB_COMMIT;
-    return ac_node_chat_tasks_run(app->reviews, "webhook_review", 10 * 60 * 1000, review_run, free, j, err);
+    return ac_node_chat_tasks_run(app->reviews, "webhook_review", AC_NODE_CHAT_TASK_TIMEOUT_MS, review_run, free, j,
+                                  err);
 }
 
 typedef struct {

@@ -14,7 +14,8 @@
 
 #include <stdint.h>
 
-#define AC_NODE_CHAT_TASKS_MAX 2
+#define AC_NODE_CHAT_TASKS_MAX       2
+#define AC_NODE_CHAT_TASK_TIMEOUT_MS (10 * 60 * 1000) /* a conversation or a review: a local model may take minutes */
 
 typedef struct ac_node_chat_tasks ac_node_chat_tasks_t;
 

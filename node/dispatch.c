@@ -679,9 +679,7 @@ static bool answer_challenge(const ac_node_dispatch_cfg_t *d, PGconn *c, const c
 
 /* --- language model commands: long work on the chat task runner ------------------------------------------- */
 
-#define CONVERSE_TIMEOUT_MS (10 * 60 * 1000) /* a local model may take minutes */
-#define REVIEW_TIMEOUT_MS   (10 * 60 * 1000)
-#define MESSAGE_MAX         (16 * 1024) /* conversational's own limit */
+#define MESSAGE_MAX (16 * 1024) /* conversational's own limit */
 
 typedef struct chat_job {
     ac_node_dispatch_out_t out; /* copied: the task may outlive the poller's loop iteration */
@@ -781,14 +779,14 @@ static void start_job(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *ch
         ac_skill_ctx_t ctx = d->base;
         ctx.db = c;
         ctx.cancel = d->cancel;
-        ctx.deadline_ms = ac_skill_now_ms() + CONVERSE_TIMEOUT_MS;
+        ctx.deadline_ms = ac_skill_now_ms() + AC_NODE_CHAT_TASK_TIMEOUT_MS;
         fn(j, &ctx);
         chat_job_free(j);
         return;
     }
     ac_errmsg_t err = {{0}};
-    int64_t timeout = strcmp(what, "review") == 0 ? REVIEW_TIMEOUT_MS : CONVERSE_TIMEOUT_MS;
-    if (ac_node_chat_tasks_run(d->tasks, what, timeout, fn, chat_job_free, j, &err) != 0) /* j is freed then */
+    if (ac_node_chat_tasks_run(d->tasks, what, AC_NODE_CHAT_TASK_TIMEOUT_MS, fn, chat_job_free, j, &err) !=
+        0) /* j is freed then */
         say(d, chat, err.msg);
 }
 

@@ -135,9 +135,7 @@ typedef struct {
     char *buf;
     size_t len, cap, max;
     bool too_large;
-    volatile sig_atomic_t *cancel;
-    int64_t deadline_ms;
-    bool cancelled, expired;
+    ac_skills_http_guard_t guard;
 } xfer_t;
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
@@ -162,15 +160,16 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+int ac_skills_http_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
-    xfer_t *x = arg;
-    if (x->cancel != NULL && *x->cancel != 0) {
-        x->cancelled = true;
+    ac_skills_http_guard_t *g = arg;
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    if (g->cancel != NULL && *g->cancel != 0) {
+        g->cancelled = true;
         return 1;
     }
-    if (ac_skill_now_ms() >= x->deadline_ms) {
-        x->expired = true;
+    if (ac_skill_now_ms() >= g->deadline_ms) {
+        g->expired = true;
         return 1;
     }
     return 0;
@@ -325,8 +324,8 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
     }
 
     x.max = req->max_bytes != 0 ? req->max_bytes : AC_SKILLS_HTTP_MAX_BYTES;
-    x.cancel = req->cancel;
-    x.deadline_ms = req->deadline_ms;
+    x.guard.cancel = req->cancel;
+    x.guard.deadline_ms = req->deadline_ms;
     /* The protocol lists are the security boundary: refuse to go on without them. */
     if (curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
@@ -346,8 +345,8 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &x);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, ac_skills_http_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &x.guard);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     set_method(curl, req, method);
 
@@ -356,7 +355,9 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
     switch (cc) {
     case CURLE_OK: rc = 0; break;
     case CURLE_OPERATION_TIMEDOUT: rc = -AC_ETIMEDOUT; break;
-    case CURLE_ABORTED_BY_CALLBACK: rc = x.cancelled ? -AC_ESTOPPED : x.expired ? -AC_ETIMEDOUT : -AC_EIO; break;
+    case CURLE_ABORTED_BY_CALLBACK:
+        rc = x.guard.cancelled ? -AC_ESTOPPED : x.guard.expired ? -AC_ETIMEDOUT : -AC_EIO;
+        break;
     case CURLE_FILESIZE_EXCEEDED: rc = -AC_ETOOLONG; break;
     case CURLE_WRITE_ERROR: rc = x.too_large ? -AC_ETOOLONG : -AC_EIO; break;
     case CURLE_UNSUPPORTED_PROTOCOL: rc = -AC_EPERM; break;

@@ -12,6 +12,8 @@
 
 #include "skills/skill.h"
 
+#include <curl/curl.h>
+
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -97,5 +99,16 @@ int ac_skills_http_global_init(void);
 /* Writes url without userinfo, query and fragment ("https://u:p@h/x?k=v#f" -> "https://h/x") into out (cap > 0),
  * truncated to fit, for logs and error messages. Returns out. */
 char *ac_skills_http_url_redact(const char *url, char *out, size_t cap);
+
+/* What stops a libcurl transfer early: the caller's cancel flag and deadline. Give libcurl ac_skills_http_progress as
+ * CURLOPT_XFERINFOFUNCTION with a guard as its data; afterwards cancelled / expired say why it was aborted. Shared by
+ * this client and skills/webread.c. */
+typedef struct ac_skills_http_guard {
+    volatile sig_atomic_t *cancel; /* may be NULL */
+    int64_t deadline_ms;           /* CLOCK_MONOTONIC ms */
+    bool cancelled, expired;
+} ac_skills_http_guard_t;
+/* A curl_xferinfo_callback; the transfer counts are not used. */
+int ac_skills_http_progress(void *guard, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow);
 
 #endif

@@ -556,11 +556,10 @@ typedef struct {
     char *buf;
     size_t len, cap, max;
     bool truncate, follow;
-    volatile sig_atomic_t *cancel;
-    int64_t deadline_ms;
+    ac_skills_http_guard_t guard;
     long status;  /* seen by on_data; 0 before the first byte of body */
     bool skipped; /* the body of a redirect that will be followed was not read */
-    bool truncated, too_large, cancelled, expired;
+    bool truncated, too_large;
     bool peer_refused; /* libcurl tried to reach an address that was not checked */
 } hop_t;
 
@@ -649,20 +648,6 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
     memcpy(h->buf + h->len, data, n);
     h->len += n;
     return h->truncated ? 0 : n;
-}
-
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
-{
-    hop_t *h = arg;
-    if (h->cancel != NULL && *h->cancel != 0) {
-        h->cancelled = true;
-        return 1;
-    }
-    if (ac_skill_now_ms() >= h->deadline_ms) {
-        h->expired = true;
-        return 1;
-    }
-    return 0;
 }
 
 /* The CURLOPT_RESOLVE entry pinning the hop's host to its checked addresses: "host:port:a,[b],...". */
@@ -754,8 +739,7 @@ static int transfer(const target_t *t, const send_t *s, const char *hop, ac_skil
                .max = s->opts->max_bytes != 0 ? s->opts->max_bytes : AC_SKILLS_WEBREAD_MAX_BYTES,
                .truncate = s->opts->truncate,
                .follow = s->follow,
-               .cancel = s->opts->cancel,
-               .deadline_ms = s->deadline_ms};
+               .guard = {.cancel = s->opts->cancel, .deadline_ms = s->deadline_ms}};
     int rc;
     *location = NULL;
 
@@ -797,8 +781,8 @@ static int transfer(const target_t *t, const send_t *s, const char *hop, ac_skil
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &h);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &h);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, ac_skills_http_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &h.guard);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     set_method(curl, s->method, s->body ? s->req->body : NULL, s->req->body_len);
 
@@ -811,7 +795,7 @@ static int transfer(const target_t *t, const send_t *s, const char *hop, ac_skil
     case CURLE_FILESIZE_EXCEEDED: rc = follow ? 0 : -AC_ETOOLONG; break;
     case CURLE_OPERATION_TIMEDOUT: rc = -AC_ETIMEDOUT; break;
     case CURLE_ABORTED_BY_CALLBACK:
-        rc = h.peer_refused ? -AC_EPERM : h.cancelled ? -AC_ESTOPPED : h.expired ? -AC_ETIMEDOUT : -AC_EIO;
+        rc = h.peer_refused ? -AC_EPERM : h.guard.cancelled ? -AC_ESTOPPED : h.guard.expired ? -AC_ETIMEDOUT : -AC_EIO;
         break;
     case CURLE_UNSUPPORTED_PROTOCOL: rc = -AC_EPERM; break;
     default: rc = h.peer_refused ? -AC_EPERM : -AC_EIO; break;
