@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start, command 2: installs what is missing, builds, and runs the whole test suite twice: once normally and
-# once under AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on). Warnings are errors. Exits non-zero
-# when anything fails. `.ci/run` calls exactly this.
+# once under AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on), then compiles a Release build (-O3)
+# with the benchmarks. Warnings are errors. Exits non-zero when anything fails. `.ci/run` calls exactly this.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,11 @@ for variant in plain sanitize; do
   total=$(sed -E 's/.* out of ([0-9]+).*/\1/' <<<"$line"); bad=$(sed -E 's/.* ([0-9]+) tests? failed.*/\1/' <<<"$line")
   if [ -z "$line" ]; then status=1; else passed=$((passed + total - bad)); failed=$((failed + bad)); fi
 done
+# gcc warns about more at -O3 (what -DCMAKE_BUILD_TYPE=Release and the benchmarks use): compiled, not run again
+echo "== build (release, with the benchmarks; compiled only)"
+rdir=build/test-release
+cmake -S . -B "$rdir" -DAC_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DAC_BENCH=ON >/dev/null
+cmake --build "$rdir" -j"$jobs" >"$rdir/build.log" 2>&1 || { tail -40 "$rdir/build.log"; status=1; }
 [ "$status" = 0 ] && echo "run-tests: all passed (plain and sanitizer builds)" || echo "run-tests: FAILED"
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -258,7 +258,7 @@ static int do_memory(call_t *c, json_t **result, ac_node_memory_table_t t, const
     const char *kind = o != NULL ? str_arg(c, o, "kind", false, AC_NODE_MEMORY_KIND_MAX, &bad) : NULL;
     if (bad)
         return -1;
-    int64_t limit;
+    int64_t limit = 0;
     if (int_opt(c, o, "limit", 1, AC_NODE_MEMORY_LIMIT_MAX, AC_NODE_MEMORY_LIMIT_DEFAULT, &limit) != 0)
         return -1;
     if (strcmp(op, "store") == 0) {
@@ -268,7 +268,7 @@ static int do_memory(call_t *c, json_t **result, ac_node_memory_table_t t, const
         json_t *src = json_object_get(o, "source"), *meta = json_object_get(o, "metadata");
         if ((src != NULL && !json_is_string(src)) || (meta != NULL && !json_is_object(meta)))
             return fail(c, "invalid_argument: options.source is text, options.metadata a table");
-        int64_t ttl, parent;
+        int64_t ttl = 0, parent = 0;
         if (int_opt(c, o, "ttl_seconds", 0, AC_NODE_MEMORY_TTL_MAX_S, 0, &ttl) != 0 ||
             int_opt(c, o, "parent_id", 0, INT64_MAX, 0, &parent) != 0)
             return -1;
@@ -382,7 +382,7 @@ int ac_node_skillapi_http(ac_node_skillapi_caller_t *w, const char *method, cons
             return fail(&c, "invalid_argument: header values are texts");
         hv[nh++] = (ac_skills_webread_header_t){k, json_string_value(v)};
     }
-    int64_t timeout, max_bytes;
+    int64_t timeout = 0, max_bytes = 0;
     if (int_opt(&c, (json_t *)o, "timeout_ms", 1, 30000, 15000, &timeout) != 0 ||
         int_opt(&c, (json_t *)o, "max_bytes", 1, 256 * 1024, 256 * 1024, &max_bytes) != 0)
         return -1;

@@ -180,7 +180,8 @@ static long decide_range(const ac_policy_authz_cfg_t *cfg, const ac_policy_rule_
     return fails;
 }
 
-static const ac_policy_authz_cfg_t cfg = {key, 0};
+static const ac_policy_authz_cfg_t cfg = {
+    .token_key = key, .max_chain_depth = 0, .require_token = true}; /* as the node */
 
 /* One timed run of `decisions` decisions on one thread with a fresh limiter (prefilled with `other` keys). Returns
  * the thread's CPU time per decision (ns); *wall gets the wall time per decision. */

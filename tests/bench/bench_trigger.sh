@@ -7,8 +7,11 @@
 #   (c) our node answering a trivial call on its event loop without the database (erlang:node/0, which it answers as
 #       an undefined function: our loop's floor),
 #   (d) a bare durable INSERT of a run row into the same database (pgbench, 1 client and 20 clients),
-#   (e) for the analysis only: the node's own SQL for one triggered run (trigger/run.sql: 1 statement, 1 commit), as pgbench
-#       (1 client and 20 clients),
+#   (e) for the analysis only: the node's own SQL for one triggered run (trigger/run.sql: 1 statement, 1 commit, its
+#       values as parameters), as pgbench (1 client and 20 clients),
+#   (d') and (e') for the analysis only: (d) and (e) with 1 client when each statement follows an idle gap as long as
+#       the (c) median, as the node's statement does when triggers come one after another (the database waits a
+#       network round trip between them); pgbench -r's mean per statement, the gap itself not counted,
 # sequentially (200 warm-up calls, then N timed calls) and concurrently (3 client nodes x 20 processes), plus the idle
 # VmRSS of our node and of the BEAM node. PostgreSQL is a private durable server (initdb defaults: fsync on,
 # synchronous_commit on) on a Unix socket in a fresh /tmp directory, as in run.sh; everything this script starts is
@@ -115,10 +118,16 @@ bad=$(grep -cE 'level=(error|warn)' "$dir/cn.log" || true)
 
 # --- (d) the bare durable INSERT of a run row, same database and table ---
 echo "INSERT INTO workflow_runs (workflow_id, status, started_at, node) VALUES ($wid, 'running', now(), 'bench');" >"$dir/insert.sql"
-sed "s/WID/$wid/g" "$src/tests/bench/trigger/run.sql" >"$dir/run.sql"
+cp "$src/tests/bench/trigger/run.sql" "$dir/run.sql"
+# the values of run.sql's parameters: what the node sends for a trigger of "gated" from client@localhost
+RUNVARS=(-D "wid=$wid" -D status=completed -D 'result={"output": {"n": 1, "from": "client@localhost"}}'
+  -D 'step_results={"1": {"name": "gate", "skill": "receive_from_workflow", "branch": "on_success", "output": {"n": 1, "from": "client@localhost"}}}'
+  -D node=bench -D pos=1 -D skill=receive_from_workflow -D duration=0
+  -D 'snapshot={"output": "{\"from\":\"client@localhost\",\"n\":1}"}' -D 'metadata={"branch": "on_success"}'
+  -D lock_base=4702721604067524608)
 pgb() { # pgb CLIENTS THREADS TAG SCRIPT [MODE]: prints "tps median_us p99_us mean_us"
   local out tps
-  out=$("$bindir/pgbench" -n -M "${5:-extended}" -h "$dir/sock" -U postgres -f "$4" -c "$1" -j "$2" -T "$PGSECS" \
+  out=$("$bindir/pgbench" -n -M "${5:-extended}" "${RUNVARS[@]}" -h "$dir/sock" -U postgres -f "$4" -c "$1" -j "$2" -T "$PGSECS" \
         -l --log-prefix="$dir/pgb_$3" bench 2>&1)
   tps=$(sed -n 's/^tps = \([0-9]*\.[0-9]\).*/\1/p' <<<"$out" | head -1)
   [ -n "$tps" ] || { echo "$out" >&2; return 1; }
@@ -134,7 +143,18 @@ read -r d20_tps d20_med d20_p99 d20_mean < <(pgb 20 2 c20 "$dir/insert.sql")
 # (e) prepared, as the node prepares its statement
 read -r e1_tps e1_med e1_p99 e1_mean < <(pgb 1 1 e1 "$dir/run.sql" prepared)
 read -r e20_tps e20_med e20_p99 e20_mean < <(pgb 20 2 e20 "$dir/run.sql" prepared)
-[ -n "$d1_tps" ] && [ -n "$d20_tps" ] && [ -n "$e1_tps" ] && [ -n "$e20_tps" ] || { echo "pgbench failed" >&2; exit 1; }
+# (d') and (e'): 1 client, each statement after an idle gap of the (c) median; pgbench -r's mean latency of the
+# statement line (the \sleep line is timed apart)
+cgap=$(awk '$1 == "R" && $2 == "seq" && $3 == "c" {print $5}' "$dir/client.out")
+pgb_gap() { # pgb_gap SCRIPT MODE: prints the statement's mean latency in us
+  { echo "\\sleep $cgap us"; grep -v '^--' "$1"; } >"$1.gap"
+  "$bindir/pgbench" -n -M "$2" "${RUNVARS[@]}" -h "$dir/sock" -U postgres -f "$1.gap" -c 1 -j 1 -T "$PGSECS" -r bench 2>&1 |
+    awk '/^ +[0-9.]+ +[0-9]+ +(INSERT|WITH)/ {printf "%.1f\n", $1 * 1000}'
+}
+dg_mean=$(pgb_gap "$dir/insert.sql" extended)
+eg_mean=$(pgb_gap "$dir/run.sql" prepared)
+[ -n "$d1_tps" ] && [ -n "$d20_tps" ] && [ -n "$e1_tps" ] && [ -n "$e20_tps" ] && [ -n "$dg_mean" ] && [ -n "$eg_mean" ] ||
+  { echo "pgbench failed" >&2; exit 1; }
 
 load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -154,6 +174,8 @@ for k in a b c; do
 done
 printf '%-58s %8s %10s %10s %10s %10s\n' "(d) INSERT run row, pgbench 1 client, ${PGSECS}s" "-" "$d1_med" "$d1_p99" "$d1_mean" "$d1_tps"
 printf '%-58s %8s %10s %10s %10s %10s\n' "(e) a run's SQL (run.sql, 1 commit), pgbench 1 client" "-" "$e1_med" "$e1_p99" "$e1_mean" "$e1_tps"
+printf '%-58s %8s %10s %10s %10s %10s\n' "(d') (d) after an idle gap of ${cgap} us, mean of the INSERT" "-" "-" "-" "$dg_mean" "-"
+printf '%-58s %8s %10s %10s %10s %10s\n' "(e') (e) after an idle gap of ${cgap} us, mean of the statement" "-" "-" "-" "$eg_mean" "-"
 echo
 printf '%-58s %8s %10s %10s %10s %10s\n' "concurrent ($PEERS nodes x $PROCS processes)" calls "median us" "p99 us" "mean us" "calls/s"
 for k in a b c; do
@@ -180,6 +202,10 @@ printf '%-72s %8s %6s %s\n' "concurrent (b) calls/s / (d) 20-client tps ($bt / $
 printf '%-72s %8s %6s %s\n' "idle VmRSS ours / BEAM (after warm-up)" "$r_rss" "< 1" "$(verdict "$r_rss" 1 le)"
 printf '%-72s %8s\n' "(analysis) concurrent (b) calls/s / (e) 20-client runs/s ($bt / $e20_tps)" \
   "$(awk -v b="$bt" -v e="$e20_tps" 'BEGIN {printf "%.2f", b / e}')"
+printf '%-72s %8s\n' "(analysis) (b) median / ((a) median + (d') mean) ($bm / ($am + $dg_mean) us)" \
+  "$(awk -v b="$bm" -v a="$am" -v d="$dg_mean" 'BEGIN {printf "%.2f", b / (a + d)}')"
+printf '%-72s %8s\n' "(analysis) (b) median / ((c) median + (e') mean) ($bm / ($cm + $eg_mean) us)" \
+  "$(awk -v b="$bm" -v c="$cm" -v e="$eg_mean" 'BEGIN {printf "%.2f", b / (c + e)}')"
 echo
 echo "runs recorded by the node: $(psql -d bench -c "SELECT count(*) FROM workflow_runs WHERE node = 'cn@localhost'")" \
   "($(psql -d bench -c "SELECT count(*) FROM workflow_runs WHERE node = 'cn@localhost' AND status = 'completed'") completed);" \

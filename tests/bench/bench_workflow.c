@@ -23,7 +23,8 @@ static int noop(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_re
     return ac_skill_ok(res, a->input != NULL ? json_incref(a->input) : json_string("x"), NULL);
 }
 
-static const ac_skill_def_t d_noop = {"bench_noop", "", routes, "", false, noop};
+static const ac_skill_def_t d_noop = {
+    .name = "bench_noop", .description = "", .routes = routes, .config_hint = "", .external = false, .run = noop};
 
 static int cmp(const void *a, const void *b)
 {

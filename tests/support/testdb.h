@@ -3,6 +3,7 @@
 #define AC_TESTS_SUPPORT_TESTDB_H
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 
 /* Creates an empty database named <prefix>_<pid>_<n> and returns its libpq connection string (static storage,
  * valid until the next call). Aborts the test process when the server is not there (AC_TEST_PGHOST). */
@@ -28,12 +29,12 @@ void ac_test_db_close(ac_test_db_t *db);
 #define ac_test_assert_sql(c, sql, want)                                                                               \
     do {                                                                                                               \
         char *v_ = ac_test_db_value((c), (sql));                                                                       \
-        if (strcmp(v_, (want)) != 0) {                                                                                 \
+        bool same_ = strcmp(v_, (want)) == 0;                                                                          \
+        if (!same_)                                                                                                    \
             fprintf(stderr, "%s\n  got:  %s\n  want: %s\n", (sql), v_, (want));                                        \
-            free(v_);                                                                                                  \
-            fail();                                                                                                    \
-        }                                                                                                              \
         free(v_);                                                                                                      \
+        if (!same_)                                                                                                    \
+            fail();                                                                                                    \
     } while (0)
 
 #endif
