@@ -34,6 +34,6 @@ echo "== build (release, with the benchmarks; compiled only)"
 rdir=build/test-release
 cmake -S . -B "$rdir" -DAC_WERROR=ON -DCMAKE_BUILD_TYPE=Release -DAC_BENCH=ON >/dev/null
 cmake --build "$rdir" -j"$jobs" >"$rdir/build.log" 2>&1 || { tail -40 "$rdir/build.log"; status=1; }
-[ "$status" = 0 ] && echo "run-tests: all passed (plain and sanitizer builds)" || echo "run-tests: FAILED"
+[ "$status" = 0 ] && echo "run-tests: all passed (plain and sanitizer builds; the release build compiled)" || echo "run-tests: FAILED"
 echo "tests: $passed passed, $failed failed"
 exit "$status"

@@ -14,6 +14,7 @@
 #include "policy/crypto.h"
 #include "policy/utf8.h"
 #include "skills/llm.h"
+#include "skills/llm_skills.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -272,35 +273,6 @@ static void release_name(ac_node_coder_t *c, const char *name)
 
 /* --- the model's answer ------------------------------------------------------------------------------------ */
 
-/* text with every <think>...</think> removed (an unclosed one runs to the end; a lone </think> ends a preamble). */
-static char *strip_think(const char *answer)
-{
-    const char *close = strstr(answer, "</think>");
-    const char *open = strstr(answer, "<think>");
-    if (close != NULL && (open == NULL || open > close))
-        answer = close + 8;
-    size_t n = strlen(answer), o = 0;
-    char *out = ac_malloc(n + 1);
-    const char *p = answer;
-    while (*p != '\0') {
-        const char *t = strstr(p, "<think>");
-        if (t == NULL) {
-            size_t k = strlen(p);
-            memcpy(out + o, p, k);
-            o += k;
-            break;
-        }
-        memcpy(out + o, p, (size_t)(t - p));
-        o += (size_t)(t - p);
-        const char *e = strstr(t, "</think>");
-        if (e == NULL)
-            break;
-        p = e + 8;
-    }
-    out[o] = '\0';
-    return out;
-}
-
 /* The body of the fenced block whose opening fence starts at f, or NULL when it never closes. */
 static char *fenced(const char *f, size_t *len)
 {
@@ -320,7 +292,7 @@ static char *fenced(const char *f, size_t *len)
 char *ac_node_coder_extract(const char *answer, size_t *len)
 {
     *len = 0;
-    char *text = strip_think(answer != NULL ? answer : "");
+    char *text = answer != NULL ? ac_skills_llm_strip_think(answer, strlen(answer)) : ac_strdup("");
     char *code = NULL;
     for (const char *p = strstr(text, "```"); p != NULL && code == NULL; p = strstr(p + 3, "```")) {
         if (strncasecmp(p + 3, "lua", 3) == 0 && (p[6] == '\n' || p[6] == '\r' || p[6] == ' ' || p[6] == '\t'))

@@ -44,6 +44,12 @@ char *ac_skills_llm_strip_think(const char *text, size_t len)
     ac_policy_strbuf_t b = {0};
     size_t i = 0;
     ac_policy_strbuf_put(&b, "", 0);
+    /* a "</think>" before any "<think>" ends thoughts whose opening tag the server dropped (some templates put it in
+     * the prompt): everything before it is reasoning */
+    const char *first_close = memmem(text, len, THINK_CLOSE, sizeof(THINK_CLOSE) - 1);
+    const char *first_open = memmem(text, len, THINK_OPEN, sizeof(THINK_OPEN) - 1);
+    if (first_close != NULL && (first_open == NULL || first_open > first_close))
+        i = (size_t)(first_close - text) + sizeof(THINK_CLOSE) - 1;
     while (i < len) {
         const char *open = memmem(text + i, len - i, THINK_OPEN, sizeof(THINK_OPEN) - 1);
         if (open == NULL) {

@@ -28,7 +28,8 @@ extern const ac_skill_def_t ac_skills_conversational;
 int ac_skills_conversational_reply(const ac_skill_ctx_t *ctx, const char *message, char **reply, ac_errmsg_t *err);
 
 /* text[0..len) without its "<think>...</think>" blocks (a reasoning model's thoughts); an unclosed "<think>" drops
- * the rest. llm_score and github_security_review read their answers through it. From ac_malloc, never NULL. */
+ * the rest, and a "</think>" before any "<think>" drops what precedes it (thoughts whose opening tag was not sent).
+ * llm_score, github_security_review and the coder read their answers through it. From ac_malloc, never NULL. */
 char *ac_skills_llm_strip_think(const char *text, size_t len);
 
 #endif

@@ -8,6 +8,7 @@
 #include "skills/llm_wire.h"
 
 #include "policy/alloc.h"
+#include "policy/strbuf.h"
 #include "policy/utf8.h"
 
 #include <stdarg.h>
@@ -353,12 +354,12 @@ static int build(const ac_skills_llm_wire_provider_t *p, const char *system, con
         body = body_anthropic(&q, system, prompt);
         break;
     case AC_SKILLS_LLM_GEMINI: {
-        char *m = pct_encode(p->model), *k = pct_encode(key);
-        char *path = concat("/v1beta/models/", m, ":generateContent?key=", k);
-        out->url = concat(root, path, "", "");
+        /* the key goes in Google's x-goog-api-key header, not in the URL's ?key= as the original sent it: a URL is
+         * what proxies, server logs and libcurl's messages show */
+        char *m = pct_encode(p->model);
+        out->url = concat(root, "/v1beta/models/", m, ":generateContent");
         free(m);
-        ac_free_secret_str(k);
-        ac_free_secret_str(path);
+        add_header(out, "x-goog-api-key", key);
         body = body_gemini(system, prompt);
         break;
     }
@@ -412,7 +413,7 @@ void ac_skills_llm_wire_req_free(ac_skills_llm_wire_req_t *r)
 {
     if (r == NULL)
         return;
-    /* the URL (gemini) and header values (anthropic, openai) may hold the key */
+    /* header values hold the key (x-api-key, x-goog-api-key, authorization); the URL is wiped all the same */
     ac_free_secret_str(r->url);
     if (r->body != NULL)
         free(r->body);
@@ -473,6 +474,37 @@ static bool take_text(const json_t *s, char **text)
     return true;
 }
 
+/* Anthropic's answer: the text blocks of `content`, in order, joined. Other blocks ("thinking" when extended thinking
+ * is on, "redacted_thinking", "tool_use") come before or between them and are skipped; the original read only
+ * content[0].text, so a thinking model's answer was lost. Returns NULL, or why the content is malformed. */
+static const char *anthropic_text(const json_t *content, char **text)
+{
+    if (!json_is_array(content))
+        return "no content array";
+    ac_policy_strbuf_t b = {0};
+    bool any = false;
+    size_t i;
+    json_t *block;
+    json_array_foreach(content, i, block)
+    {
+        const char *type = json_string_value(json_object_get(block, "type"));
+        if (type == NULL || strcmp(type, "text") != 0)
+            continue;
+        char *part = NULL;
+        if (!take_text(json_object_get(block, "text"), &part)) {
+            free(ac_policy_strbuf_take(&b));
+            return "a text block without a text";
+        }
+        ac_policy_strbuf_puts(&b, part);
+        free(part);
+        any = true;
+    }
+    if (!any)
+        return "no text block in content";
+    *text = ac_policy_strbuf_take(&b);
+    return NULL;
+}
+
 /* Gemini's 429 rule: RESOURCE_EXHAUSTED without any detail carrying a retryDelay is a spent quota (no retry). */
 static bool gemini_quota(const char *body, size_t len)
 {
@@ -525,10 +557,7 @@ ac_skills_llm_wire_outcome_t ac_skills_llm_wire_parse(ac_skills_llm_type_t type,
         goto Exit;
     }
     switch (type) {
-    case AC_SKILLS_LLM_ANTHROPIC:
-        if (!take_text(at(doc, "content", "[0]", "text", NULL), text))
-            why = "no text in content[0].text";
-        break;
+    case AC_SKILLS_LLM_ANTHROPIC: why = anthropic_text(json_object_get(doc, "content"), text); break;
     case AC_SKILLS_LLM_GEMINI:
         if (json_array_size(json_object_get(doc, "candidates")) == 0)
             why = "no candidates";

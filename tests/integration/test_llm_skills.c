@@ -509,13 +509,20 @@ static void score_refuses_answers_that_are_not_scores(void **state)
             run(f, &ac_skills_llm_score, (step_t){.input = four_items, .config = "{\"interests\": \"x\"}"}, &res), -1);
         assert_prefix(res.error, "bad_scores");
     }
-    /* A think block before the answer is skipped. */
-    say("<think>Maybe [1, 1]? No: [0, 0, 0, 0, 0].</think>\nScores: [0.1, 0.8, 0.2, 0.3]");
-    assert_int_equal(
-        run(f, &ac_skills_llm_score, (step_t){.input = four_items, .config = "{\"interests\": \"x\"}"}, &res), 0);
-    assert_int_equal(json_array_size(res.output), 2);
-    assert_string_equal(title_at(res.output, 0), "Elixir tips");
-    json_decref(res.output);
+    static const char *const thinking[] = {
+        /* a think block before the answer is skipped */
+        "<think>Maybe [1, 1]? No: [0, 0, 0, 0, 0].</think>\nScores: [0.1, 0.8, 0.2, 0.3]",
+        /* thoughts whose opening tag was not sent: everything before the first "</think>" is skipped */
+        "Maybe [0.9, 0.9, 0.9, 0.9]? No.</think>\nScores: [0.1, 0.8, 0.2, 0.3]",
+    };
+    for (size_t k = 0; k < sizeof(thinking) / sizeof(thinking[0]); k++) {
+        say(thinking[k]);
+        assert_int_equal(
+            run(f, &ac_skills_llm_score, (step_t){.input = four_items, .config = "{\"interests\": \"x\"}"}, &res), 0);
+        assert_int_equal(json_array_size(res.output), 2);
+        assert_string_equal(title_at(res.output, 0), "Elixir tips");
+        json_decref(res.output);
+    }
 }
 
 static void score_checks_input_and_config(void **state)

@@ -9,7 +9,8 @@ when its stdin closes, so it never outlives the test that started it; it exits a
 Routes:
   anthropic  POST /v1/messages                               anthropic-version required (400 without it);
                                                              x-api-key checked when a key is set (401)
-  gemini     POST /v1beta/models/<model>:generateContent?key=K   key checked when set (missing 403, wrong 400)
+  gemini     POST /v1beta/models/<model>:generateContent     x-goog-api-key (or ?key=) checked when set (missing 403,
+                                                             wrong 400), as Google accepts either
   ollama     POST /api/chat                                  (non-streaming answer)
   openai     POST /v1/chat/completions                       Authorization: Bearer checked when a key is set (401)
   github     GET /repos/<o>/<r>/pulls[?state=&sort=&direction=&per_page=]
@@ -242,7 +243,7 @@ class Handler(BaseHTTPRequestHandler):
             if key and self.headers.get("x-api-key") != key:
                 return 401, error_body(route, 401, "invalid x-api-key")
         elif route == "gemini" and key:
-            given = parse_qs(query).get("key", [None])[0]
+            given = self.headers.get("x-goog-api-key") or parse_qs(query).get("key", [None])[0]
             if given is None:
                 return 403, error_body(route, 403, "Method doesn't allow unregistered callers (callers without "
                                        "established identity). Please use API Key or other form of API consumer "

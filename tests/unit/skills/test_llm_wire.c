@@ -189,19 +189,20 @@ static void gemini_request(void **state)
     ac_errmsg_t err = {{0}};
     assert_int_equal(ac_skills_llm_wire_build(&p, NULL, "What is 2+2?", &r, &err), 0);
     assert_string_equal(r.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.0-flash:"
-                               "generateContent?key=AIza_k-1.~");
-    assert_int_equal(r.n_headers, 1);
-    assert_header(&r, 0, "content-type", "application/json");
+                               "generateContent");
+    assert_int_equal(r.n_headers, 2);
+    assert_header(&r, 0, "x-goog-api-key", "AIza_k-1.~");
+    assert_header(&r, 1, "content-type", "application/json");
     assert_body(&r, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"What is 2+2?\"}]}]}");
     ac_skills_llm_wire_req_free(&r);
 
-    /* model and key percent-encoded (a key or model cannot add a parameter or a path segment) */
-    p.model = "models/x y";
+    /* the model percent-encoded (it cannot add a parameter or a path segment); the key never in the URL */
+    p.model = "models/x y?key=1";
     p.api_key = "a b&c=d/é";
     p.base_url = "http://127.0.0.1:9000//";
     assert_int_equal(ac_skills_llm_wire_build(&p, "sys", "P", &r, &err), 0);
-    assert_string_equal(r.url, "http://127.0.0.1:9000/v1beta/models/models%2Fx%20y:generateContent?key="
-                               "a%20b%26c%3Dd%2F%C3%A9");
+    assert_string_equal(r.url, "http://127.0.0.1:9000/v1beta/models/models%2Fx%20y%3Fkey%3D1:generateContent");
+    assert_header(&r, 0, "x-goog-api-key", "a b&c=d/é");
     assert_body(&r, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"P\"}]}],\"systemInstruction\":"
                     "{\"parts\":[{\"text\":\"sys\"}]}}");
     ac_skills_llm_wire_req_free(&r);
@@ -508,6 +509,15 @@ static void parses_anthropic(void **state)
         "\"output_tokens\":4}}",
         "Hello ☕\nworld");
     parses_to(t, "{\"content\":[{\"type\":\"text\",\"text\":\"\"}]}", "");
+    /* extended thinking: the thinking blocks come first and are not the answer; text blocks are joined in order */
+    parses_to(t,
+              "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"Let me see.\",\"signature\":\"sig\"},"
+              "{\"type\":\"redacted_thinking\",\"data\":\"xx\"},{\"type\":\"text\",\"text\":\"Paris\"}]}",
+              "Paris");
+    parses_to(t,
+              "{\"content\":[{\"type\":\"text\",\"text\":\"The answer \"},{\"type\":\"tool_use\",\"id\":\"t\","
+              "\"name\":\"x\",\"input\":{}},{\"type\":\"text\",\"text\":\"is 42.\"}]}",
+              "The answer is 42.");
     parses_err(t, 401,
                "{\"type\":\"error\",\"error\":{\"type\":\"authentication_error\",\"message\":\"invalid x-api-key\"}}",
                AC_SKILLS_LLM_WIRE_HTTP_ERROR,
@@ -530,6 +540,10 @@ static void parses_anthropic(void **state)
         "{\"text\":\"hi\"}",
         "[]",
         "{\"content\":[{\"text\":\"a\"}]} trailing",
+        "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"only thinking\"}]}",
+        "{\"content\":[{\"type\":\"thinking\",\"thinking\":\"t\"},{\"type\":\"text\",\"text\":\"a\\u0000b\"}]}",
+        "{\"content\":[{\"type\":\"text\",\"text\":\"a\"},{\"type\":\"text\",\"text\":[]}]}",
+        "{\"content\":[{\"type\":5,\"text\":\"a\"}]}",
     };
     for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
         parsed_t p = parse_s(t, 200, malformed[i]);
@@ -894,8 +908,10 @@ static void each_format_against_the_fake(void **state)
         assert_string_equal(json_string_value(json_object_get(req, "path")), cases[i].path);
         json_t *h = json_object_get(req, "headers");
         assert_string_equal(json_string_value(json_object_get(h, "content-type")), "application/json");
-        if (cases[i].type == AC_SKILLS_LLM_GEMINI)
-            assert_string_equal(json_string_value(json_object_get(req, "query")), "key=g%20key%2F1");
+        if (cases[i].type == AC_SKILLS_LLM_GEMINI) {
+            assert_string_equal(json_string_value(json_object_get(req, "query")), "");
+            assert_string_equal(json_string_value(json_object_get(h, "x-goog-api-key")), "g key/1");
+        }
         json_decref(req);
 
         /* a wrong key gets the API's own refusal, which we report as an HTTP error */
