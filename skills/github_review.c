@@ -134,7 +134,7 @@ static void gh_free(gh_t *g)
 /* GET base + path with the given Accept. Returns 0 with resp (status 200: body set), or a negative code with err (the
  * URL redacted, never the token). A response that is not 200 is an error here: 404 -AC_ENOENT, 401/403 -AC_EPERM,
  * others -AC_EIO. what names the object for messages ("pull request 5 of o/r"). */
-static int gh_get(gh_t *g, const char *path, const char *accept, size_t max, const char *what,
+static int gh_get(gh_t *g, const char *path, const char *accept, size_t max, bool cut, const char *what,
                   ac_skills_http_resp_t *resp, ac_errmsg_t *err)
 {
     char url[URL_MAX + 256], shown[URL_MAX + 256];
@@ -155,6 +155,7 @@ static int gh_get(gh_t *g, const char *path, const char *accept, size_t max, con
         .n_headers = n,
         .deadline_ms = deadline < g->ctx->deadline_ms ? deadline : g->ctx->deadline_ms,
         .max_bytes = max,
+        .truncate = cut,
         .max_redirects = AC_SKILLS_HTTP_MAX_REDIRECTS,
         .cancel = g->ctx->cancel,
     };
@@ -181,7 +182,7 @@ static int gh_get(gh_t *g, const char *path, const char *accept, size_t max, con
 static int gh_json(gh_t *g, const char *path, const char *what, json_t **out, ac_errmsg_t *err)
 {
     ac_skills_http_resp_t resp;
-    int rc = gh_get(g, path, GITHUB_ACCEPT, JSON_READ_MAX, what, &resp, err);
+    int rc = gh_get(g, path, GITHUB_ACCEPT, JSON_READ_MAX, false, what, &resp, err);
     *out = NULL;
     if (rc == 0) {
         *out = json_loadb(resp.body, resp.body_len, 0, NULL);
@@ -330,9 +331,10 @@ static int review(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, const 
         rc = ac_errmsg_set(err, -AC_ESTOPPED, "cancelled");
         goto Exit;
     }
-    if ((rc = gh_get(&g, path, GITHUB_ACCEPT_DIF, DIFF_READ_MAX, what, &resp, err)) != 0)
+    if ((rc = gh_get(&g, path, GITHUB_ACCEPT_DIF, DIFF_READ_MAX, true, what, &resp, err)) != 0)
         goto Exit;
-    diff = diff_cut(resp.body, resp.body_len, &truncated);
+    diff = diff_cut(resp.body, resp.body_len, &truncated); /* a diff over DIFF_READ_MAX was read that far */
+    truncated = truncated || resp.truncated;
 
     *out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "repo", repo, "kind", pr ? "pr" : "commit", "ref", ref,
                      "title", title, "risk_level", "UNKNOWN", "review", "", "truncated", truncated, "empty",
@@ -448,7 +450,7 @@ static const char *code_of(int rc)
     case -AC_ENOENT: return "not_found";
     case -AC_EPERM: return "unauthorized";
     case -AC_ETIMEDOUT: return "timeout";
-    case -AC_ETOOLONG: return "diff_too_large";
+    case -AC_ETOOLONG: return "too_large"; /* GitHub's JSON over its cap (a diff is cut, never refused) */
     case -AC_ECONFIG: return "config_error";
     default: return "github_failed";
     }

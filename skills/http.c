@@ -134,17 +134,21 @@ static void scrub_url_parts(char *msg, const char *url)
 typedef struct {
     char *buf;
     size_t len, cap, max;
-    bool too_large;
+    bool truncate, too_large, truncated;
     ac_skills_http_guard_t guard;
 } xfer_t;
 
 static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 {
     xfer_t *x = arg;
-    size_t n = size * nmemb;
+    size_t n = size * nmemb, whole = n;
     if (n > x->max - x->len) {
-        x->too_large = true;
-        return 0; /* != n: libcurl stops with CURLE_WRITE_ERROR */
+        if (!x->truncate) {
+            x->too_large = true;
+            return 0; /* != n: libcurl stops with CURLE_WRITE_ERROR */
+        }
+        x->truncated = true;
+        n = x->max - x->len; /* what fits is kept; returning less than whole then stops the transfer */
     }
     if (x->len + n + 1 > x->cap) {
         size_t cap = x->cap < 16384 ? 16384 : x->cap * 2;
@@ -157,7 +161,7 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
     }
     memcpy(x->buf + x->len, data, n);
     x->len += n;
-    return n;
+    return x->truncated ? 0 : whole;
 }
 
 int ac_skills_http_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
@@ -324,6 +328,7 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
     }
 
     x.max = req->max_bytes != 0 ? req->max_bytes : AC_SKILLS_HTTP_MAX_BYTES;
+    x.truncate = req->truncate;
     x.guard.cancel = req->cancel;
     x.guard.deadline_ms = req->deadline_ms;
     /* The protocol lists are the security boundary: refuse to go on without them. */
@@ -341,7 +346,8 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, (long)(req->max_redirects > 0 ? req->max_redirects : 0));
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left);
     curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.max);
+    if (!x.truncate) /* a Content-Length over the cap is refused before the body is read */
+        curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x.max);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &x);
     curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
@@ -359,7 +365,7 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
         rc = x.guard.cancelled ? -AC_ESTOPPED : x.guard.expired ? -AC_ETIMEDOUT : -AC_EIO;
         break;
     case CURLE_FILESIZE_EXCEEDED: rc = -AC_ETOOLONG; break;
-    case CURLE_WRITE_ERROR: rc = x.too_large ? -AC_ETOOLONG : -AC_EIO; break;
+    case CURLE_WRITE_ERROR: rc = x.truncated ? 0 : x.too_large ? -AC_ETOOLONG : -AC_EIO; break;
     case CURLE_UNSUPPORTED_PROTOCOL: rc = -AC_EPERM; break;
     default: rc = -AC_EIO; break;
     }
@@ -370,6 +376,7 @@ int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_
         resp->body = x.buf != NULL ? x.buf : ac_malloc(1);
         resp->body[x.len] = '\0';
         resp->body_len = x.len;
+        resp->truncated = x.truncated;
         x.buf = NULL;
     } else if (rc == -AC_ETIMEDOUT) {
         resp->timed_out = true;

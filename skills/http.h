@@ -61,6 +61,7 @@ typedef struct ac_skills_http_req {
     size_t body_len;
     int64_t deadline_ms;           /* CLOCK_MONOTONIC ms (ac_skill_now_ms) by which it all ends, redirects included */
     size_t max_bytes;              /* response body cap (decoded bytes); 0: AC_SKILLS_HTTP_MAX_BYTES */
+    bool truncate;                 /* a longer body is cut to max_bytes and returned (resp->truncated), not refused */
     int max_redirects;             /* redirects followed; 0: a 3xx response is returned as is */
     volatile sig_atomic_t *cancel; /* may be NULL; non-zero stops the transfer (checked at least once a second) */
 } ac_skills_http_req_t;
@@ -71,6 +72,7 @@ typedef struct ac_skills_http_resp {
     size_t body_len;
     char *content_type;                   /* from ac_malloc: the Content-Type header as received; NULL when absent */
     bool timed_out;                       /* the deadline passed (the return value is then -AC_ETIMEDOUT) */
+    bool truncated;                       /* req->truncate and the body was longer: the rest was not read */
     char error[AC_SKILLS_HTTP_ERROR_MAX]; /* on failure: a sentence without the URL's userinfo or query */
 } ac_skills_http_resp_t;
 
@@ -83,7 +85,8 @@ typedef struct ac_skills_http_resp {
  *   -AC_EPERM     the URL or a redirect target is not http or https
  *   -AC_ETIMEDOUT the deadline passed, possibly before anything was sent (resp->timed_out set)
  *   -AC_ESTOPPED  *req->cancel became non-zero
- *   -AC_ETOOLONG  the body would exceed max_bytes (stopped reading; Content-Length checked up front)
+ *   -AC_ETOOLONG  the body would exceed max_bytes (stopped reading; Content-Length checked up front); never with
+ *                 req->truncate, which returns the first max_bytes with resp->truncated set
  *   -AC_EIO       transport failure (DNS, connect, TLS, protocol, too many redirects): resp->error says which
  * resp is always initialised; release it with ac_skills_http_resp_free() whatever the result. Thread-safe. */
 int ac_skills_http_request(const ac_skills_http_req_t *req, ac_skills_http_resp_t *resp);

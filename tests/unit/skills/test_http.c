@@ -763,6 +763,39 @@ static void client_applies_a_custom_cap(void **state)
     ac_skills_http_resp_free(&resp);
 }
 
+static void client_truncates_when_asked(void **state)
+{
+    static const struct {
+        const char *path;
+        char fill;
+    } cases[] = {
+        {"/big", 'a'},        /* announced by Content-Length: read up to the cap all the same */
+        {"/big-stream", 'b'}, /* no length: stopped while reading */
+        {"/gzip-bomb", '\0'}, /* the cap applies to the decoded body */
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        ac_skills_http_req_t req = {
+            .url = url_of(cases[k].path), .deadline_ms = ac_skill_now_ms() + 5000, .max_bytes = 1000, .truncate = true};
+        ac_skills_http_resp_t resp;
+        assert_int_equal(ac_skills_http_request(&req, &resp), 0);
+        assert_int_equal(resp.status, 200);
+        assert_true(resp.truncated);
+        assert_int_equal(resp.body_len, 1000);
+        for (size_t i = 0; i < resp.body_len; i++)
+            assert_int_equal(resp.body[i], cases[k].fill);
+        assert_int_equal(resp.body[1000], '\0');
+        ac_skills_http_resp_free(&resp);
+    }
+    /* a body that fits is not marked */
+    ac_skills_http_req_t req = {
+        .url = url_of("/text"), .deadline_ms = ac_skill_now_ms() + 5000, .max_bytes = 16, .truncate = true};
+    ac_skills_http_resp_t resp;
+    assert_int_equal(ac_skills_http_request(&req, &resp), 0);
+    assert_int_equal(resp.body_len, 16);
+    assert_false(resp.truncated);
+    ac_skills_http_resp_free(&resp);
+}
+
 static void client_rejects_header_injection_and_bad_methods(void **state)
 {
     ac_skills_http_header_t bad_value[] = {{"X-A", "v\r\nX-B: 1"}};
@@ -864,6 +897,7 @@ int main(void)
         cmocka_unit_test(client_returns_status_body_and_content_type),
         cmocka_unit_test(client_returns_redirects_when_not_following),
         cmocka_unit_test(client_applies_a_custom_cap),
+        cmocka_unit_test(client_truncates_when_asked),
         cmocka_unit_test(client_rejects_header_injection_and_bad_methods),
         cmocka_unit_test(client_sends_empty_header_values_and_bodies),
         cmocka_unit_test(url_redaction_drops_userinfo_query_and_fragment),
