@@ -58,6 +58,7 @@ static int list(ac_node_app_t *app)
         printf("%s\tdynamic\t%s\t%s\t%s\t%s\n", defs[i]->name, json_string_value(json_object_get(d, "version")), perms,
                routes, json_string_value(json_object_get(d, "file")));
     }
+    ac_skills_registry_release_list(app->registry, defs, n < 256 ? n : 256);
     json_decref(dyn);
     return 0;
 }

@@ -384,17 +384,20 @@ static void cmd_cancel(const ac_node_dispatch_cfg_t *d, PGconn *c, const char *c
 static void cmd_skills(const ac_node_dispatch_cfg_t *d, const char *chat)
 {
     const ac_skill_def_t *defs[128];
-    size_t n = ac_skills_registry_list(d->registry, defs, 128);
+    size_t n = ac_skills_registry_list(d->registry, defs, 128), shown = n < 128 ? n : 128;
     reply_t rp;
     r_open(&rp);
     r_printf(&rp, "Skills (%zu):", n);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < shown; i++) {
         r_printf(&rp, "\n• ");
         r_tag(&rp, "b", defs[i]->name);
         if (!ac_skills_registry_is_core(d->registry, defs[i]->name))
             r_printf(&rp, " [dynamic]");
         r_printf(&rp, " — %s", defs[i]->description);
     }
+    ac_skills_registry_release_list(d->registry, defs, shown);
+    if (shown < n)
+        r_printf(&rp, "\n… and %zu more (the admin UI lists them all)", n - shown);
     r_send(d, chat, &rp);
 }
 

@@ -36,6 +36,8 @@ typedef struct rec {
     char *src;
     size_t len;
     ac_node_dynskills_t *owner;
+    unsigned holds; /* callers using def (registry finds); under owner->holds_lock */
+    bool retired;   /* no longer registered: freed when holds drops to 0 */
     struct rec *next;
 } rec_t;
 
@@ -54,8 +56,9 @@ struct ac_node_dynskills {
     int wake[2]; /* a byte stops the watcher */
     ac_node_dynskills_alert_fn alert;
     void *alert_arg;
-    rec_t *live;    /* registered */
-    rec_t *retired; /* unloaded or replaced: kept until free (runs in flight may hold them) */
+    rec_t *live;                /* registered */
+    pthread_mutex_t holds_lock; /* the records' holds and the retired list (taken last, held briefly) */
+    rec_t *retired;             /* unloaded or replaced while runs in flight held them: freed by the last release */
 };
 
 static int dyn_run(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, ac_skill_result_t *res);
@@ -67,6 +70,37 @@ static void rec_free(rec_t *r)
         free(r->routes[i]);
     free(r->src);
     free(r);
+}
+
+/* The registry's holder (registry.h): a dynamic skill's record lives while a caller holds its definition. */
+static void hold(void *arg, const ac_skill_def_t *def)
+{
+    ac_node_dynskills_t *d = arg;
+    if (def->run != dyn_run || def->impl == NULL)
+        return;
+    pthread_mutex_lock(&d->holds_lock);
+    ((rec_t *)def->impl)->holds++;
+    pthread_mutex_unlock(&d->holds_lock);
+}
+
+static void release(void *arg, const ac_skill_def_t *def)
+{
+    ac_node_dynskills_t *d = arg;
+    if (def->run != dyn_run || def->impl == NULL)
+        return;
+    rec_t *r = def->impl, *gone = NULL;
+    pthread_mutex_lock(&d->holds_lock);
+    if (r->holds > 0 && --r->holds == 0 && r->retired) {
+        for (rec_t **p = &d->retired; *p != NULL; p = &(*p)->next)
+            if (*p == r) {
+                *p = r->next;
+                gone = r;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&d->holds_lock);
+    if (gone != NULL)
+        rec_free(gone);
 }
 
 int ac_node_dynskills_new(const ac_node_dynskills_cfg_t *cfg, ac_node_dynskills_t **out, ac_errmsg_t *err)
@@ -88,6 +122,9 @@ int ac_node_dynskills_new(const ac_node_dynskills_cfg_t *cfg, ac_node_dynskills_
     d->api = cfg->api;
     d->conninfo = cfg->conninfo != NULL ? ac_strdup(cfg->conninfo) : NULL;
     pthread_mutex_init(&d->lock, NULL);
+    pthread_mutex_init(&d->holds_lock, NULL);
+    ac_skills_registry_holder_t holder = {hold, release, d};
+    ac_skills_registry_set_holder(d->registry, &holder);
     *out = d;
     return 0;
 }
@@ -113,10 +150,12 @@ void ac_node_dynskills_free(ac_node_dynskills_t *d)
         ac_skills_registry_remove(d->registry, r->name);
         rec_free(r);
     }
-    for (rec_t *r = d->retired, *n; r != NULL; r = n) {
+    ac_skills_registry_set_holder(d->registry, NULL);
+    for (rec_t *r = d->retired, *n; r != NULL; r = n) { /* held at shutdown: nothing runs any more */
         n = r->next;
         rec_free(r);
     }
+    pthread_mutex_destroy(&d->holds_lock);
     pthread_mutex_destroy(&d->lock);
     free(d->dir);
     free(d->helper);
@@ -139,6 +178,16 @@ bool ac_node_dynskills_perms(const ac_skill_def_t *def, ac_policy_perms_t *perms
     return true;
 }
 
+size_t ac_node_dynskills_retired_held(ac_node_dynskills_t *d)
+{
+    size_t n = 0;
+    pthread_mutex_lock(&d->holds_lock);
+    for (const rec_t *r = d->retired; r != NULL; r = r->next)
+        n++;
+    pthread_mutex_unlock(&d->holds_lock);
+    return n;
+}
+
 static rec_t *find_live(ac_node_dynskills_t *d, const char *name, rec_t ***link)
 {
     for (rec_t **p = &d->live; *p != NULL; p = &(*p)->next)
@@ -150,13 +199,22 @@ static rec_t *find_live(ac_node_dynskills_t *d, const char *name, rec_t ***link)
     return NULL;
 }
 
+/* Unregisters *link and frees it, at once or -- when callers hold it -- at the last release. Locked (d->lock). */
 static void retire(ac_node_dynskills_t *d, rec_t **link)
 {
     rec_t *r = *link;
     *link = r->next;
-    ac_skills_registry_remove(d->registry, r->name);
-    r->next = d->retired;
-    d->retired = r;
+    ac_skills_registry_remove(d->registry, r->name); /* no new holds from here on */
+    pthread_mutex_lock(&d->holds_lock);
+    bool now = r->holds == 0;
+    if (!now) {
+        r->retired = true;
+        r->next = d->retired;
+        d->retired = r;
+    }
+    pthread_mutex_unlock(&d->holds_lock);
+    if (now)
+        rec_free(r);
 }
 
 static json_t *rec_info(const rec_t *r)

@@ -146,5 +146,8 @@ int ac_node_dynskills_count_files(ac_node_dynskills_t *d);
 json_t *ac_node_dynskills_list(ac_node_dynskills_t *d);
 /* The declared permissions of a loaded dynamic skill (0 and false when def is not one). */
 bool ac_node_dynskills_perms(const ac_skill_def_t *def, ac_policy_perms_t *perms);
+/* How many unloaded or replaced skills callers still hold (registry.h: find and list hold what they return); each
+ * is freed by its last release. For tests and diagnostics. */
+size_t ac_node_dynskills_retired_held(ac_node_dynskills_t *d);
 
 #endif

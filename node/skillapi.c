@@ -495,14 +495,17 @@ static int do_run_skill(call_t *c, json_t **result)
     json_t *config = json_object_get(a, "config");
     if (config != NULL && !json_is_object(config))
         return fail(c, "invalid_argument: args.config must be a table");
-    const ac_skill_def_t *def = ac_skills_registry_find(c->who->api->cfg.registry, name);
+    ac_skills_registry_t *reg = c->who->api->cfg.registry;
+    const ac_skill_def_t *def = ac_skills_registry_find(reg, name);
     ac_policy_perms_t callee;
     if (def == NULL)
         return fail(c, "unknown_skill: %s", name);
     /* A core skill runs in the node with all of its trust (http to any address, shell, backups, sends): never on a
      * sandboxed skill's behalf. A skill invokes other dynamic skills, each in its own sandbox. */
-    if (!ac_node_dynskills_perms(def, &callee))
+    if (!ac_node_dynskills_perms(def, &callee)) {
+        ac_skills_registry_release(reg, def);
         return fail(c, "permission_denied: run_skill invokes dynamic skills only (%s is a core skill)", name);
+    }
     ac_skill_ctx_t ctx = *c->who->ctx;
     ctx.self = def;
     ctx.db = c->who->db;
@@ -515,6 +518,7 @@ static int do_run_skill(call_t *c, json_t **result)
     ac_skill_result_t res;
     memset(&res, 0, sizeof(res));
     int rc = def->run(&ctx, &sa, &res);
+    ac_skills_registry_release(reg, def);
     json_decref(cfg);
     if (rc != 0) {
         json_decref(res.output);

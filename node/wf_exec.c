@@ -139,6 +139,7 @@ static void run_fallback(ac_node_wf_env_t *env, const ac_node_wf_step_t *st, jso
     }
     if (call_skill(env, def, st, input, config, run_id, cancel, out) != 0)
         fail(out, "circuit_open", def->name);
+    ac_skills_registry_release(env->registry, def);
 }
 
 static void exec_step(ac_node_wf_env_t *env, const ac_node_wf_step_t *st, json_t *input, json_t *config, int64_t run_id,
@@ -156,7 +157,9 @@ static void exec_step(ac_node_wf_env_t *env, const ac_node_wf_step_t *st, json_t
             fail(out, "unknown_skill", st->skill);
         return;
     }
-    if (call_skill(env, def, st, input, config, run_id, cancel, out) == 0)
+    int called = call_skill(env, def, st, input, config, run_id, cancel, out);
+    ac_skills_registry_release(env->registry, def);
+    if (called == 0)
         return;
     mode = json_string_value(json_object_get(config, "on_circuit_open"));
     if (mode != NULL && strcmp(mode, "skip") == 0)

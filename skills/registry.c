@@ -66,6 +66,7 @@ struct ac_skills_registry {
     pthread_rwlock_t lock;
     slot_t *s;
     size_t n, cap;
+    ac_skills_registry_holder_t holder; /* hold == NULL: none */
 };
 
 ac_skills_registry_t *ac_skills_registry_new(void)
@@ -132,13 +133,42 @@ int ac_skills_registry_remove(ac_skills_registry_t *r, const char *name)
     return rc;
 }
 
+void ac_skills_registry_set_holder(ac_skills_registry_t *r, const ac_skills_registry_holder_t *h)
+{
+    pthread_rwlock_wrlock(&r->lock);
+    r->holder = h != NULL ? *h : (ac_skills_registry_holder_t){0};
+    pthread_rwlock_unlock(&r->lock);
+}
+
+/* Takes a hold on s's definition for a caller. Locked (read). */
+static const ac_skill_def_t *held(ac_skills_registry_t *r, const slot_t *s)
+{
+    if (!s->core && r->holder.hold != NULL)
+        r->holder.hold(r->holder.arg, s->def);
+    return s->def;
+}
+
 const ac_skill_def_t *ac_skills_registry_find(ac_skills_registry_t *r, const char *name)
 {
     pthread_rwlock_rdlock(&r->lock);
     slot_t *s = find_locked(r, name);
-    const ac_skill_def_t *d = s != NULL ? s->def : NULL;
+    const ac_skill_def_t *d = s != NULL ? held(r, s) : NULL;
     pthread_rwlock_unlock(&r->lock);
     return d;
+}
+
+void ac_skills_registry_release(ac_skills_registry_t *r, const ac_skill_def_t *def)
+{
+    ac_skills_registry_release_list(r, &def, 1);
+}
+
+void ac_skills_registry_release_list(ac_skills_registry_t *r, const ac_skill_def_t *const *defs, size_t n)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    for (size_t i = 0; i < n && r->holder.release != NULL; i++)
+        if (defs[i] != NULL)
+            r->holder.release(r->holder.arg, defs[i]);
+    pthread_rwlock_unlock(&r->lock);
 }
 
 bool ac_skills_registry_is_core(ac_skills_registry_t *r, const char *name)
@@ -163,7 +193,7 @@ size_t ac_skills_registry_list(ac_skills_registry_t *r, const ac_skill_def_t **o
     pthread_rwlock_rdlock(&r->lock);
     size_t n = r->n;
     for (size_t i = 0; i < n && i < max; i++)
-        out[i] = r->s[i].def;
+        out[i] = held(r, &r->s[i]);
     pthread_rwlock_unlock(&r->lock);
     qsort(out, n < max ? n : max, sizeof(*out), cmp_def);
     return n;

@@ -1,7 +1,9 @@
 /* skills/registry.h - the skills a node knows, by name: the core skills written in C and, later, dynamic skills.
  *
  * Built at start and read by every executor thread; additions and removals (dynamic skills, issue 7) take the write
- * lock. Definitions are borrowed: core definitions are static, dynamic ones will be owned by their loader. */
+ * lock. Definitions are borrowed: core definitions are static, dynamic ones are owned by their loader, which frees
+ * one only when it is removed and no caller holds it: find and list take a hold through the registry's holder (the
+ * loader), and every caller gives each definition back with ac_skills_registry_release(). */
 #ifndef AC_SKILLS_REGISTRY_H
 #define AC_SKILLS_REGISTRY_H
 
@@ -20,10 +22,25 @@ void ac_skills_registry_add_core(ac_skills_registry_t *r);
 int ac_skills_registry_add(ac_skills_registry_t *r, const ac_skill_def_t *def, bool core);
 /* Removes a non-core skill: 0, -AC_ENOENT, or -AC_EPERM for a core skill. */
 int ac_skills_registry_remove(ac_skills_registry_t *r, const char *name);
-/* The definition of name, or NULL. The pointer stays valid while the skill is registered. */
+/* Who owns the non-core definitions: hold and release are called for each one find and list return, and for each
+ * one given back (also for core ones: release ignores what it does not own). Both must be quick and never call the
+ * registry. */
+typedef struct ac_skills_registry_holder {
+    void (*hold)(void *arg, const ac_skill_def_t *def);
+    void (*release)(void *arg, const ac_skill_def_t *def);
+    void *arg;
+} ac_skills_registry_holder_t;
+/* Sets (h copied) or clears (NULL) the holder. */
+void ac_skills_registry_set_holder(ac_skills_registry_t *r, const ac_skills_registry_holder_t *h);
+/* The definition of name, or NULL. Valid until ac_skills_registry_release(), even if the skill is removed meanwhile. */
 const ac_skill_def_t *ac_skills_registry_find(ac_skills_registry_t *r, const char *name);
+/* Gives back a definition from find or list (NULL is ignored). */
+void ac_skills_registry_release(ac_skills_registry_t *r, const ac_skill_def_t *def);
+/* Gives back the n definitions at defs (what list copied: the smaller of its result and max). */
+void ac_skills_registry_release_list(ac_skills_registry_t *r, const ac_skill_def_t *const *defs, size_t n);
 bool ac_skills_registry_is_core(ac_skills_registry_t *r, const char *name);
-/* Copies up to max definitions (ordered by name) into out. Returns how many there are in all. */
+/* Copies up to max definitions (ordered by name) into out, each held (give them back with
+ * ac_skills_registry_release_list). Returns how many there are in all. */
 size_t ac_skills_registry_list(ac_skills_registry_t *r, const ac_skill_def_t **out, size_t max);
 /* True when `branch` is one of def's routes. */
 bool ac_skills_def_has_route(const ac_skill_def_t *def, const char *branch);

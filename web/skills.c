@@ -173,7 +173,9 @@ static json_t *not_loaded(PGconn *db, ac_web_server_t *s)
         const char *name = PQgetvalue(r, i, 0);
         const ac_skill_def_t *def = ac_skills_registry_find(s->cfg.registry, name);
         ac_policy_perms_t perms;
-        if (def != NULL && ac_node_dynskills_perms(def, &perms))
+        bool here = def != NULL && ac_node_dynskills_perms(def, &perms);
+        ac_skills_registry_release(s->cfg.registry, def);
+        if (here)
             continue; /* loaded here */
         bool enabled = PQgetvalue(r, i, 5)[0] == 't';
         json_t *pj = json_loads(PQgetvalue(r, i, 6), 0, NULL), *rj = json_loads(PQgetvalue(r, i, 7), 0, NULL);
@@ -199,13 +201,15 @@ static void list_run(PGconn *db, ac_web_call_t *c)
         n = ac_skills_registry_list(s->cfg.registry, defs, cap);
         if (n <= cap)
             break;
+        ac_skills_registry_release_list(s->cfg.registry, defs, cap);
         cap = n + 32;
     }
     ac_skills_breaker_view_t *views = ac_malloc(BREAKERS_MAX * sizeof(*views));
     size_t nv = ac_skills_breakers_snapshot(s->cfg.breakers, views, BREAKERS_MAX);
     json_t *dyn = d != NULL ? ac_node_dynskills_list(d) : json_array(), *skills = json_array();
-    for (size_t i = 0; i < n; i++) /* a dynamic definition stays valid after an unload: the loader keeps it */
+    for (size_t i = 0; i < n; i++) /* held: valid even if the skill is unloaded meanwhile */
         json_array_append_new(skills, skill_json(defs[i], dyn, views, nv));
+    ac_skills_registry_release_list(s->cfg.registry, defs, n);
     c->body =
         json_pack("{s:o, s:o, s:{s:b, s:o, s:b}}", "skills", skills, "not_loaded", not_loaded(db, s), "dynamic_skills",
                   "enabled", d != NULL, "dir", d != NULL ? text(ac_node_dynskills_dir(d)) : json_null(), "two_factor",
@@ -459,6 +463,7 @@ static void manage_run(PGconn *db, ac_web_call_t *c)
     const ac_skill_def_t *def = ac_skills_registry_find(s->cfg.registry, c->name);
     ac_policy_perms_t perms;
     bool loaded = def != NULL && ac_node_dynskills_perms(def, &perms);
+    ac_skills_registry_release(s->cfg.registry, def);
     if (!recorded && (reload || !loaded)) { /* a reload needs the row: it names the file */
         ac_errmsg_set(&err, -AC_ENOENT, "not_found: no dynamic skill %s", c->name);
         answer(c, 404, err.msg, NULL, NULL);

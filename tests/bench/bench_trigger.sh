@@ -84,7 +84,8 @@ LOG_LEVEL=warn "$B" workflow import "$dir/wf.json" >/dev/null # also applies the
 LOG_LEVEL=warn "$B" workflow enable gated >/dev/null
 wid=$(psql -d bench -c "SELECT id FROM workflows WHERE name = 'gated'")
 
-# the node runs with the default LOG_LEVEL (info): 4 lines per trigger, 1 per refused call, to a file
+# the node runs with the default LOG_LEVEL (info): 2 lines per trigger of this gate-only workflow (the call, the finished
+# run), 1 per refused call, to a file
 env PORT=0 NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_WORKERS="$WORKERS" "$B" serve >"$dir/cn.log" 2>&1 &
 cn=$!
 wait_for() { # wait_for SECONDS COMMAND...

@@ -148,11 +148,9 @@ static void load_ok(fx_t *f, const char *file)
         fail_msg("load %s: %s", file, err.msg);
 }
 
-/* Runs a registered skill like a workflow step does. Returns its rc; res filled. */
-static int run(fx_t *f, const char *name, json_t *input, ac_skill_result_t *res)
+/* Runs a definition like a workflow step does. Returns its rc; res filled. */
+static int run_def(fx_t *f, const ac_skill_def_t *def, json_t *input, ac_skill_result_t *res)
 {
-    const ac_skill_def_t *def = ac_skills_registry_find(f->reg, name);
-    assert_non_null(def);
     ac_skill_ctx_t ctx = {
         .settings = f->s, .run_id = 0, .deadline_ms = ac_skill_now_ms() + 20000, .db = f->db.c, .self = def};
     json_t *config = json_object();
@@ -160,6 +158,16 @@ static int run(fx_t *f, const char *name, json_t *input, ac_skill_result_t *res)
     memset(res, 0, sizeof(*res));
     int rc = def->run(&ctx, &a, res);
     json_decref(config);
+    return rc;
+}
+
+/* Runs a registered skill: found (held), run, given back. */
+static int run(fx_t *f, const char *name, json_t *input, ac_skill_result_t *res)
+{
+    const ac_skill_def_t *def = ac_skills_registry_find(f->reg, name);
+    assert_non_null(def);
+    int rc = run_def(f, def, input, res);
+    ac_skills_registry_release(f->reg, def);
     return rc;
 }
 
@@ -748,6 +756,40 @@ static void hostile_corpus_is_contained_and_audited(void **state)
     assert_true(rep.rows > 0);
 }
 
+/* A skill replaced or unloaded while a caller (a run in flight) holds its definition stays whole for that caller; its
+ * last release frees it, and one nobody holds is freed at once. */
+static void a_held_definition_outlives_its_reload_and_unload(void **state)
+{
+    fx_t *f = *state;
+    put(f, "h.lua", "skill = { name = 'h', version = '1' } function run() return true, 'old' end");
+    load_ok(f, "h.lua");
+    const ac_skill_def_t *held = ac_skills_registry_find(f->reg, "h");
+    assert_non_null(held);
+    assert_int_equal(ac_node_dynskills_retired_held(f->dyn), 0);
+
+    put(f, "h.lua", "skill = { name = 'h', version = '2' } function run() return true, 'new' end");
+    json_t *info = NULL;
+    ac_errmsg_t err = {{0}};
+    assert_int_equal(ac_node_dynskills_reload(f->dyn, f->db.c, "h", &info, &err), 0);
+    json_decref(info);
+    assert_int_equal(ac_node_dynskills_retired_held(f->dyn), 1);
+    ac_skill_result_t res;
+    assert_int_equal(run(f, "h", NULL, &res), 0); /* the registry has the new one */
+    assert_string_equal(json_string_value(res.output), "new");
+    json_decref(res.output);
+    assert_int_equal(run_def(f, held, NULL, &res), 0); /* the holder still runs what it found */
+    assert_string_equal(json_string_value(res.output), "old");
+    json_decref(res.output);
+    assert_string_equal(held->name, "h");
+
+    assert_int_equal(ac_node_dynskills_unload(f->dyn, f->db.c, "h", &err), 0);
+    assert_null(ac_skills_registry_find(f->reg, "h"));
+    assert_int_equal(ac_node_dynskills_retired_held(f->dyn), 1); /* the new one, held by nobody, is gone */
+    ac_skills_registry_release(f->reg, held);
+    assert_int_equal(ac_node_dynskills_retired_held(f->dyn), 0); /* the last release freed the old one */
+    ac_skills_registry_release(f->reg, NULL);                    /* NULL is ignored */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -763,6 +805,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(an_approval_binds_the_code_and_declaration, setup, teardown),
         cmocka_unit_test_setup_teardown(a_denial_flood_is_stopped, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_corpus_is_contained_and_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_held_definition_outlives_its_reload_and_unload, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
