@@ -292,7 +292,7 @@ static char *fenced(const char *f, size_t *len)
 char *ac_node_coder_extract(const char *answer, size_t *len)
 {
     *len = 0;
-    char *text = answer != NULL ? ac_skills_llm_strip_think(answer, strlen(answer)) : ac_strdup("");
+    char *text = answer != NULL ? ac_skills_llm_strip_think(answer, strlen(answer), true) : ac_strdup("");
     char *code = NULL;
     for (const char *p = strstr(text, "```"); p != NULL && code == NULL; p = strstr(p + 3, "```")) {
         if (strncasecmp(p + 3, "lua", 3) == 0 && (p[6] == '\n' || p[6] == '\r' || p[6] == ' ' || p[6] == '\t'))

@@ -90,7 +90,9 @@ static void release(void *arg, const ac_skill_def_t *def)
         return;
     rec_t *r = def->impl, *gone = NULL;
     pthread_mutex_lock(&d->holds_lock);
-    if (r->holds > 0 && --r->holds == 0 && r->retired) {
+    if (r->holds == 0) /* a release without its hold: the record may already be gone; touch nothing more */
+        ac_log_error("skills", "release_without_hold", "skill=%s", r->name);
+    else if (--r->holds == 0 && r->retired) {
         for (rec_t **p = &d->retired; *p != NULL; p = &(*p)->next)
             if (*p == r) {
                 *p = r->next;
@@ -145,13 +147,23 @@ void ac_node_dynskills_free(ac_node_dynskills_t *d)
         close(d->wake[0]);
         close(d->wake[1]);
     }
+    /* every thread that could hold a definition has stopped (node/app.c's order): say so if one still does */
+    ac_skills_registry_set_holder(d->registry, NULL);
+    size_t held = 0;
+    pthread_mutex_lock(&d->holds_lock);
+    for (rec_t *r = d->live; r != NULL; r = r->next)
+        held += r->holds > 0;
+    for (rec_t *r = d->retired; r != NULL; r = r->next)
+        held += r->holds > 0;
+    pthread_mutex_unlock(&d->holds_lock);
+    if (held > 0)
+        ac_log_error("skills", "freed_while_held", "records=%zu", held);
     for (rec_t *r = d->live, *n; r != NULL; r = n) {
         n = r->next;
         ac_skills_registry_remove(d->registry, r->name);
         rec_free(r);
     }
-    ac_skills_registry_set_holder(d->registry, NULL);
-    for (rec_t *r = d->retired, *n; r != NULL; r = n) { /* held at shutdown: nothing runs any more */
+    for (rec_t *r = d->retired, *n; r != NULL; r = n) {
         n = r->next;
         rec_free(r);
     }

@@ -359,7 +359,8 @@ static int review(const ac_skill_ctx_t *ctx, const ac_skill_args_t *args, const 
         *llm_failed = true;
         goto Exit;
     }
-    text = ac_skills_llm_strip_think(ans.text, strlen(ans.text));
+    text =
+        ac_skills_llm_strip_think(ans.text, strlen(ans.text), false); /* the diff is the author's: see llm_skills.h */
     json_t *review_text = json_string(text);
     if (review_text == NULL) {
         rc = ac_errmsg_set(err, -AC_EIO, "malformed_response: the review is not valid UTF-8");

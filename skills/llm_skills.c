@@ -39,14 +39,14 @@ static const char default_base_prompt[] =
 
 /* ---- text buffers ------------------------------------------------------------------------------------------------ */
 
-char *ac_skills_llm_strip_think(const char *text, size_t len)
+char *ac_skills_llm_strip_think(const char *text, size_t len, bool leading_close)
 {
     ac_policy_strbuf_t b = {0};
     size_t i = 0;
     ac_policy_strbuf_put(&b, "", 0);
     /* a "</think>" before any "<think>" ends thoughts whose opening tag the server dropped (some templates put it in
      * the prompt): everything before it is reasoning */
-    const char *first_close = memmem(text, len, THINK_CLOSE, sizeof(THINK_CLOSE) - 1);
+    const char *first_close = leading_close ? memmem(text, len, THINK_CLOSE, sizeof(THINK_CLOSE) - 1) : NULL;
     const char *first_open = memmem(text, len, THINK_OPEN, sizeof(THINK_OPEN) - 1);
     if (first_close != NULL && (first_open == NULL || first_open > first_close))
         i = (size_t)(first_close - text) + sizeof(THINK_CLOSE) - 1;
@@ -310,7 +310,7 @@ static char *score_prompt(const json_t *items, const char *interests)
  * first SCORE_ARRAY_TRIES). Fills scores[0..n) clamped to 0..1. Returns 0, or -1 with why (a static sentence). */
 static int parse_scores(const char *answer, size_t n, double *scores, const char **why)
 {
-    char *text = ac_skills_llm_strip_think(answer, strlen(answer));
+    char *text = ac_skills_llm_strip_think(answer, strlen(answer), false);
     json_t *arr = NULL;
     int rc = -1;
     *why = "the answer holds no JSON array";

@@ -28,8 +28,10 @@ extern const ac_skill_def_t ac_skills_conversational;
 int ac_skills_conversational_reply(const ac_skill_ctx_t *ctx, const char *message, char **reply, ac_errmsg_t *err);
 
 /* text[0..len) without its "<think>...</think>" blocks (a reasoning model's thoughts); an unclosed "<think>" drops
- * the rest, and a "</think>" before any "<think>" drops what precedes it (thoughts whose opening tag was not sent).
- * llm_score, github_security_review and the coder read their answers through it. From ac_malloc, never NULL. */
-char *ac_skills_llm_strip_think(const char *text, size_t len);
+ * the rest. With leading_close, a "</think>" before any "<think>" also drops what precedes it (thoughts whose
+ * opening tag was not sent): only for answers whose content no one else writes -- an answer that quotes a diff or a
+ * feed item could otherwise lose its start to a planted "</think>". llm_score and github_security_review read their
+ * answers through it without, the coder with it. From ac_malloc, never NULL. */
+char *ac_skills_llm_strip_think(const char *text, size_t len, bool leading_close);
 
 #endif

@@ -5,8 +5,8 @@
  *
  *   anthropic          POST <base>/v1/messages, x-api-key, anthropic-version: 2023-06-01, content-type JSON;
  *                      {"model","max_tokens":4096,"messages":[{"role":"user","content":P}],"system":S?}
- *                      -> content[0].text
- *   gemini             POST <base>/v1beta/models/<model>:generateContent?key=<key> (model and key percent-encoded);
+ *                      -> the text blocks of content, joined
+ *   gemini             POST <base>/v1beta/models/<model>:generateContent (model percent-encoded), x-goog-api-key;
  *                      {"contents":[{"role":"user","parts":[{"text":P}]}],"systemInstruction":{"parts":[{"text":S}]}?}
  *                      -> candidates[0].content.parts[0].text; 429 classified (below)
  *   ollama             POST <host>/api/chat; {"model","messages":[{"role":"system",..}?,{"role":"user",..}],

@@ -157,9 +157,18 @@ const ac_skill_def_t *ac_skills_registry_find(ac_skills_registry_t *r, const cha
     return d;
 }
 
+bool ac_skills_registry_has(ac_skills_registry_t *r, const char *name)
+{
+    pthread_rwlock_rdlock(&r->lock);
+    bool has = find_locked(r, name) != NULL;
+    pthread_rwlock_unlock(&r->lock);
+    return has;
+}
+
 void ac_skills_registry_release(ac_skills_registry_t *r, const ac_skill_def_t *def)
 {
-    ac_skills_registry_release_list(r, &def, 1);
+    if (def != NULL)
+        ac_skills_registry_release_list(r, &def, 1);
 }
 
 void ac_skills_registry_release_list(ac_skills_registry_t *r, const ac_skill_def_t *const *defs, size_t n)

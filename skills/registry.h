@@ -34,6 +34,8 @@ typedef struct ac_skills_registry_holder {
 void ac_skills_registry_set_holder(ac_skills_registry_t *r, const ac_skills_registry_holder_t *h);
 /* The definition of name, or NULL. Valid until ac_skills_registry_release(), even if the skill is removed meanwhile. */
 const ac_skill_def_t *ac_skills_registry_find(ac_skills_registry_t *r, const char *name);
+/* Whether name is registered now (no hold is taken). */
+bool ac_skills_registry_has(ac_skills_registry_t *r, const char *name);
 /* Gives back a definition from find or list (NULL is ignored). */
 void ac_skills_registry_release(ac_skills_registry_t *r, const ac_skill_def_t *def);
 /* Gives back the n definitions at defs (what list copied: the smaller of its result and max). */

@@ -237,6 +237,7 @@ static int run_coder(fx_t *f, const char *goal, const char *config, ac_skill_res
     ac_skill_args_t a = {in, cfg, NULL, NULL, NULL};
     memset(res, 0, sizeof(*res));
     int rc = def->run(&ctx, &a, res);
+    ac_skills_registry_release(f->reg, def);
     json_decref(in);
     json_decref(cfg);
     return rc;
@@ -251,6 +252,7 @@ static int run_skill(fx_t *f, const char *name, const char *input, ac_skill_resu
     ac_skill_args_t a = {in, cfg, NULL, NULL, NULL};
     memset(res, 0, sizeof(*res));
     int rc = def->run(&ctx, &a, res);
+    ac_skills_registry_release(f->reg, def);
     json_decref(in);
     json_decref(cfg);
     return rc;
@@ -363,7 +365,7 @@ static void hostile_broken_valid_then_owner_approves(void **state)
     free(e2);
 
     /* nothing is loaded: the owner was asked, with the checksum bound */
-    assert_null(ac_skills_registry_find(f->reg, "counts_words_text"));
+    assert_false(ac_skills_registry_has(f->reg, "counts_words_text"));
     ac_test_assert_sql(f->db.c, "SELECT count(*) FROM dynamic_skills", "0");
     ac_test_assert_sql(f->db.c,
                        "SELECT scope || ' ' || (action->>'type') || ' ' || (action->>'file') FROM twofa_challenges",
@@ -403,7 +405,7 @@ static void hostile_broken_valid_then_owner_approves(void **state)
         fail_msg("exec: %s", err.msg);
     json_decref(result);
     json_decref(action);
-    assert_non_null(ac_skills_registry_find(f->reg, "counts_words_text"));
+    assert_true(ac_skills_registry_has(f->reg, "counts_words_text"));
     ac_test_assert_sql(f->db.c,
                        "SELECT checksum = (SELECT sha256 FROM coder_generations WHERE attempt = 3) FROM "
                        "dynamic_skills WHERE name = 'counts_words_text'",
@@ -447,7 +449,7 @@ static void exhausted_attempts_fail_and_leave_nothing(void **state)
     ac_test_assert_sql(f->db.c, "SELECT count(*) FROM twofa_challenges", "0");
     ac_test_assert_sql(f->db.c, "SELECT count(*) FROM workflows", "0");
     assert_int_equal(f->sends, 0);
-    assert_null(ac_skills_registry_find(f->reg, "counts_words_text"));
+    assert_false(ac_skills_registry_has(f->reg, "counts_words_text"));
     /* a bad max_retries is refused, not replaced */
     assert_int_not_equal(run_coder(f, GOAL, "{\"max_retries\": 11}", &res), 0);
     assert_non_null(strstr(res.error, "invalid_config"));
@@ -525,7 +527,7 @@ static void no_code_block_names_and_no_2fa(void **state)
     ac_test_assert_sql(f->db.c, "SELECT string_agg(outcome, ',' ORDER BY attempt) FROM coder_generations",
                        "rejected,valid");
     ac_test_assert_sql(f->db.c, "SELECT count(*) FROM twofa_challenges", "0");
-    assert_null(ac_skills_registry_find(f->reg, "shell_3"));
+    assert_false(ac_skills_registry_has(f->reg, "shell_3"));
     assert_int_equal(ac_node_dynskills_count_files(f->dyn), 2); /* the owner's file is untouched */
     o = fopen(path, "r");
     char line[64] = "";
@@ -640,7 +642,7 @@ static void chat_command_one_at_a_time(void **state)
     snprintf(q, sizeof(q), "SELECT id = '%s' AND action->>'type' = 'shell_command' FROM twofa_challenges", id);
     ac_test_assert_sql(f->db.c, q, "t");
     assert_int_equal(f->sends, 0);
-    assert_null(ac_skills_registry_find(f->reg, "word_counter"));
+    assert_false(ac_skills_registry_has(f->reg, "word_counter"));
 
     /* once the owner answered, the next /coder asks; a second run after the first ended is fine */
     assert_int_equal(ac_node_challenge_cancel(f->db.c, "telegram:" CHAT, &err), 0);

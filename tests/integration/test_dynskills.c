@@ -268,7 +268,7 @@ static void loads_checks_and_runs(void **state)
             fail_msg("%s: rc %d (%s), want %d with '%s'", bad[i].file, rc, e.msg, bad[i].rc, bad[i].text);
     }
     ac_test_assert_sql(f->db.c, "SELECT string_agg(name, ',') FROM dynamic_skills", "greet");
-    assert_null(ac_skills_registry_find(f->reg, "evil"));
+    assert_false(ac_skills_registry_has(f->reg, "evil"));
 }
 
 static void permissions_are_checked_and_denials_audited(void **state)
@@ -517,7 +517,7 @@ static void management_needs_2fa_and_workflows_start_disabled(void **state)
                        "WHERE w.name = 'owners'",
                        "0");
     ac_test_assert_sql(f->db.c, "SELECT count(*) FROM twofa_challenges", "0");
-    assert_non_null(ac_skills_registry_find(f->reg, "shell"));
+    assert_true(ac_skills_registry_has(f->reg, "shell"));
 }
 
 static void alert(void *arg, const char *text)
@@ -536,7 +536,7 @@ static void boot_skips_changed_files_and_unload_removes(void **state)
     load_ok(f, "b.lua");
     put(f, "b.lua", "skill = { name = 'b', version = '1' } function run() return true, 'changed' end");
     drop_dyn(f);
-    assert_null(ac_skills_registry_find(f->reg, "a"));
+    assert_false(ac_skills_registry_has(f->reg, "a"));
     make_dyn(f);
     int loaded = 0, skipped = 0;
     ac_errmsg_t err = {{0}};
@@ -545,8 +545,8 @@ static void boot_skips_changed_files_and_unload_removes(void **state)
     assert_int_equal(loaded, 1);
     assert_int_equal(skipped, 1);
     assert_non_null(strstr(f->alerts, "'b' file changed since last load"));
-    assert_non_null(ac_skills_registry_find(f->reg, "a"));
-    assert_null(ac_skills_registry_find(f->reg, "b"));
+    assert_true(ac_skills_registry_has(f->reg, "a"));
+    assert_false(ac_skills_registry_has(f->reg, "b"));
     /* reload takes the new file */
     json_t *info = NULL;
     assert_int_equal(ac_node_dynskills_reload(f->dyn, f->db.c, "b", &info, &err), 0);
@@ -577,15 +577,15 @@ static void boot_skips_changed_files_and_unload_removes(void **state)
     assert_int_equal(ac_node_dynskills_boot(f->dyn, f->db.c, alert, f, &loaded, &skipped, &err), 0);
     assert_int_equal(skipped, 1);
     assert_non_null(strstr(f->alerts, "declares other permissions"));
-    assert_null(ac_skills_registry_find(f->reg, "b"));
+    assert_false(ac_skills_registry_has(f->reg, "b"));
     ac_test_db_exec(f->db.c, "UPDATE dynamic_skills SET permissions = '{}' WHERE name = 'b'");
     assert_int_equal(ac_node_dynskills_boot(f->dyn, f->db.c, alert, f, &loaded, &skipped, &err), 0);
-    assert_non_null(ac_skills_registry_find(f->reg, "b"));
+    assert_true(ac_skills_registry_has(f->reg, "b"));
     /* unload: core refused, unknown refused, dynamic gone */
     assert_int_equal(ac_node_dynskills_unload(f->dyn, f->db.c, "shell", &err), -AC_EPERM);
     assert_int_equal(ac_node_dynskills_unload(f->dyn, f->db.c, "nope", &err), -AC_ENOENT);
     assert_int_equal(ac_node_dynskills_unload(f->dyn, f->db.c, "a", &err), 0);
-    assert_null(ac_skills_registry_find(f->reg, "a"));
+    assert_false(ac_skills_registry_has(f->reg, "a"));
     ac_test_assert_sql(f->db.c, "SELECT string_agg(name, ',') FROM dynamic_skills", "b");
 }
 
@@ -609,7 +609,7 @@ static void an_approval_binds_the_code_and_declaration(void **state)
     json_t *res = NULL;
     assert_int_equal(ac_node_action_exec(&env, action, &res, &err), -AC_EPERM);
     assert_non_null(strstr(err.msg, "changed since the load was approved"));
-    assert_null(ac_skills_registry_find(f->reg, "late"));
+    assert_false(ac_skills_registry_has(f->reg, "late"));
     ac_test_assert_sql(f->db.c, "SELECT count(*) FROM dynamic_skills", "0");
     json_decref(action);
     /* approved as it is now: loaded */
@@ -617,7 +617,7 @@ static void an_approval_binds_the_code_and_declaration(void **state)
     assert_int_equal(ac_node_action_exec(&env, action, &res, &err), 0);
     json_decref(res);
     json_decref(action);
-    assert_non_null(ac_skills_registry_find(f->reg, "late"));
+    assert_true(ac_skills_registry_has(f->reg, "late"));
     /* a reload binds too, and says what it replaces */
     put(f, "late.lua", "skill = { name = 'late', version = '2' } function run() return true, 'v3' end");
     assert_int_equal(ac_node_action_skill(f->dyn, f->db.c, "skill_reload", "late", &action, &err), 0);
@@ -687,18 +687,18 @@ static void another_process_changes_reach_the_registry(void **state)
     put(f, "w.lua", "skill = { name = 'w', version = '1' } function run() return true, 'w' end");
     load_ok(f, "w.lua");
     int waited = 0;
-    while (ac_skills_registry_find(reg2, "w") == NULL && waited < 5000) {
+    while (!ac_skills_registry_has(reg2, "w") && waited < 5000) {
         usleep(50 * 1000);
         waited += 50;
     }
-    assert_non_null(ac_skills_registry_find(reg2, "w"));
+    assert_true(ac_skills_registry_has(reg2, "w"));
     assert_int_equal(ac_node_dynskills_unload(f->dyn, f->db.c, "w", &err), 0);
     waited = 0;
-    while (ac_skills_registry_find(reg2, "w") != NULL && waited < 5000) {
+    while (ac_skills_registry_has(reg2, "w") && waited < 5000) {
         usleep(50 * 1000);
         waited += 50;
     }
-    assert_null(ac_skills_registry_find(reg2, "w"));
+    assert_false(ac_skills_registry_has(reg2, "w"));
     ac_node_dynskills_free(other);
     ac_skills_registry_free(reg2);
 }
@@ -783,7 +783,7 @@ static void a_held_definition_outlives_its_reload_and_unload(void **state)
     assert_string_equal(held->name, "h");
 
     assert_int_equal(ac_node_dynskills_unload(f->dyn, f->db.c, "h", &err), 0);
-    assert_null(ac_skills_registry_find(f->reg, "h"));
+    assert_false(ac_skills_registry_has(f->reg, "h"));
     assert_int_equal(ac_node_dynskills_retired_held(f->dyn), 1); /* the new one, held by nobody, is gone */
     ac_skills_registry_release(f->reg, held);
     assert_int_equal(ac_node_dynskills_retired_held(f->dyn), 0); /* the last release freed the old one */

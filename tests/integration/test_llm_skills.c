@@ -512,8 +512,8 @@ static void score_refuses_answers_that_are_not_scores(void **state)
     static const char *const thinking[] = {
         /* a think block before the answer is skipped */
         "<think>Maybe [1, 1]? No: [0, 0, 0, 0, 0].</think>\nScores: [0.1, 0.8, 0.2, 0.3]",
-        /* thoughts whose opening tag was not sent: everything before the first "</think>" is skipped */
-        "Maybe [0.9, 0.9, 0.9, 0.9]? No.</think>\nScores: [0.1, 0.8, 0.2, 0.3]",
+        /* a "</think>" without its opening tag (it may come from a feed item) hides nothing */
+        "Scores: [0.1, 0.8, 0.2, 0.3] for item </think> and [0.9, 0.9, 0.9, 0.9] later",
     };
     for (size_t k = 0; k < sizeof(thinking) / sizeof(thinking[0]); k++) {
         say(thinking[k]);

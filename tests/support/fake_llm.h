@@ -4,7 +4,7 @@
  * fake_llm.py [--exit-on-stdin-eof] binds 127.0.0.1 on a free port, prints "PORT <n>" as its first stdout line, and
  * serves, in each API's real wire format (ThreadingHTTPServer: concurrent requests):
  *   route "anthropic"  POST /v1/messages                                  (x-api-key, anthropic-version checked)
- *   route "gemini"     POST /v1beta/models/<model>:generateContent?key=K
+ *   route "gemini"     POST /v1beta/models/<model>:generateContent          (x-goog-api-key or ?key= checked)
  *   route "ollama"     POST /api/chat
  *   route "openai"     POST /v1/chat/completions                          (Authorization: Bearer checked)
  *   route "github"     GET /repos/<o>/<r>/pulls?state=open...             (list, JSON)
