@@ -790,6 +790,63 @@ static void a_held_definition_outlives_its_reload_and_unload(void **state)
     ac_skills_registry_release(f->reg, NULL);                    /* NULL is ignored */
 }
 
+/* Readers find, use and give back a skill's definition while it is reloaded and unloaded over and over: every record
+ * they touch is whole (AddressSanitizer would see a use after free), and none is left held at the end. */
+typedef struct {
+    fx_t *f;
+    volatile int stop;
+    long uses, bad;
+} churn_t;
+
+static void *churn_reader(void *arg)
+{
+    churn_t *c = arg;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+        const ac_skill_def_t *def = ac_skills_registry_find(c->f->reg, "churn");
+        if (def == NULL)
+            continue;
+        ac_policy_perms_t perms; /* reads the record behind the definition (no cmocka asserts off the main thread) */
+        if (!ac_node_dynskills_perms(def, &perms) || perms == 0 || strcmp(def->name, "churn") != 0 ||
+            def->routes == NULL || def->routes[0] == NULL)
+            __atomic_add_fetch(&c->bad, 1, __ATOMIC_RELAXED);
+        ac_skills_registry_release(c->f->reg, def);
+        __atomic_add_fetch(&c->uses, 1, __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+static void definitions_survive_concurrent_reloads_and_unloads(void **state)
+{
+    fx_t *f = *state;
+    churn_t c = {f, 0, 0, 0};
+    pthread_t readers[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&readers[i], NULL, churn_reader, &c), 0);
+    ac_errmsg_t err = {{0}};
+    for (int round = 0; round < 12; round++) {
+        char src[160];
+        snprintf(src, sizeof(src),
+                 "skill = { name = 'churn', version = '%d', permissions = {'web_read'} } function run() return true "
+                 "end",
+                 round);
+        put(f, "churn.lua", src);
+        if (round % 3 == 2) {
+            json_t *info = NULL;
+            assert_int_equal(ac_node_dynskills_reload(f->dyn, f->db.c, "churn", &info, &err), 0);
+            json_decref(info);
+            assert_int_equal(ac_node_dynskills_unload(f->dyn, f->db.c, "churn", &err), 0);
+        } else {
+            load_ok(f, "churn.lua");
+        }
+    }
+    __atomic_store_n(&c.stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++)
+        pthread_join(readers[i], NULL);
+    assert_true(c.uses > 0);
+    assert_int_equal(c.bad, 0);
+    assert_int_equal(ac_node_dynskills_retired_held(f->dyn), 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -806,6 +863,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_denial_flood_is_stopped, setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_corpus_is_contained_and_audited, setup, teardown),
         cmocka_unit_test_setup_teardown(a_held_definition_outlives_its_reload_and_unload, setup, teardown),
+        cmocka_unit_test_setup_teardown(definitions_survive_concurrent_reloads_and_unloads, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
