@@ -124,8 +124,7 @@ cp "$src/tests/bench/trigger/run.sql" "$dir/run.sql"
 RUNVARS=(-D "wid=$wid" -D status=completed -D 'result={"output": {"n": 1, "from": "client@localhost"}}'
   -D 'step_results={"1": {"name": "gate", "skill": "receive_from_workflow", "branch": "on_success", "output": {"n": 1, "from": "client@localhost"}}}'
   -D node=bench -D pos=1 -D skill=receive_from_workflow -D duration=0
-  -D 'snapshot={"output": "{\"from\":\"client@localhost\",\"n\":1}"}' -D 'metadata={"branch": "on_success"}'
-  -D lock_base=4702721604067524608)
+  -D 'snapshot={"output": "{\"from\":\"client@localhost\",\"n\":1}"}' -D 'metadata={"branch": "on_success"}')
 pgb() { # pgb CLIENTS THREADS TAG SCRIPT [MODE]: prints "tps median_us p99_us mean_us"
   local out tps
   out=$("$bindir/pgbench" -n -M "${5:-extended}" "${RUNVARS[@]}" -h "$dir/sock" -U postgres -f "$4" -c "$1" -j "$2" -T "$PGSECS" \

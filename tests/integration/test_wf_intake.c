@@ -149,6 +149,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *f = *state;
+    pthread_mutex_lock(&hold_lock); /* a test that failed while a worker was held must not hang here */
+    held_open = 1;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_lock);
     ac_node_wf_intake_stop(f->in);
     ac_node_wf_pool_stop(f->pool);
     ac_node_wf_intake_free(f->in);
@@ -232,6 +236,9 @@ static void eventually(fx_t *f, const char *sql, const char *want)
 #define HELD                                                                                                           \
     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE "     \
     "datname = current_database())"
+#define LOCKS                                                                                                          \
+    "SELECT string_agg(l.pid || ':' || l.classid || ':' || l.objid, ',' ORDER BY l.pid, l.objid) FROM pg_locks l "     \
+    "WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
 #define assert_q(f, sql, want) ac_test_assert_sql((f)->c, (sql), (want))
 
 static void triggers_arriving_together_share_one_commit(void **state)
@@ -420,6 +427,54 @@ static void a_run_cancelled_while_queued_does_not_go_on(void **state)
     assert_q(f, sql, "cancelled|1"); /* the gate's record only: step 2 never ran */
 }
 
+/* A lone trigger whose gate ends its run takes no lock: when its workflow was deleted after it was cached (the change's
+ * notification not read yet), the run row's foreign key refuses it. The caller hears workflow_not_found, nothing is
+ * recorded, and the intake keeps its connection, with the liveness locks it holds for runs still waiting for a
+ * worker. */
+static void a_workflow_deleted_since_it_was_cached_is_not_found(void **state)
+{
+    fx_t *f = *state;
+    make(f, "busy", "", "[{\"position\":1,\"name\":\"h\",\"skill\":\"t_hold\"}]");
+    make(f, "two", "", "[" GATE("[\"a@h\"]") ",{\"position\":2,\"name\":\"t\",\"skill\":\"t_tag\"}]");
+    make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
+    trigger(f, 0, "gated", "a@h", json_integer(1)); /* now cached */
+    wait_answers(f, 1);
+    assert_true(f->answers[0].run_id > 0);
+    ac_node_wf_job_t job = {.workflow_name = "busy", .trigger = AC_WF_TRIGGER_PERSON};
+    assert_int_equal(ac_node_wf_pool_submit(f->pool, &job), 0);
+    pthread_mutex_lock(&hold_lock);
+    while (!hold_entered)
+        pthread_cond_wait(&hold_cond, &hold_lock);
+    pthread_mutex_unlock(&hold_lock);
+    trigger(f, 1, "two", "a@h", json_string("x")); /* waits for the busy worker: the intake holds its run */
+    wait_answers(f, 2);
+    assert_true(f->answers[1].run_id > 0);
+    char *locks = ac_test_db_value(f->c, LOCKS); /* the worker's hold on its run, the intake's on "two"'s */
+    /* deleted without the notification, as if the intake had not read it yet */
+    ac_test_db_exec(f->c, "ALTER TABLE workflows DISABLE TRIGGER workflows_notify");
+    ac_test_db_exec(f->c, "ALTER TABLE workflow_steps DISABLE TRIGGER workflow_steps_notify");
+    ac_test_db_exec(f->c, "DELETE FROM workflows WHERE name = 'gated'");
+    ac_test_db_exec(f->c, "ALTER TABLE workflows ENABLE TRIGGER workflows_notify");
+    ac_test_db_exec(f->c, "ALTER TABLE workflow_steps ENABLE TRIGGER workflow_steps_notify");
+    trigger(f, 2, "gated", "a@h", json_integer(2));
+    wait_answers(f, 3);
+    assert_int_equal(f->answers[2].code, -AC_ENOENT);
+    assert_string_equal(f->answers[2].reason, "workflow_not_found");
+    assert_q(f, "SELECT count(*) || '|' || count(workflow_id) FROM workflow_runs", "3|2"); /* gated's first: NULL */
+    assert_q(f, "SELECT count(*) FROM skill_outcomes", "2");
+    assert_q(f, LOCKS, locks); /* the same sessions hold the same runs: no connection was dropped */
+    free(locks);
+    pthread_mutex_lock(&hold_lock);
+    held_open = 1;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_lock);
+    eventually(f, "SELECT count(*) FROM workflow_runs WHERE status = 'completed'", "3");
+    eventually(f, HELD, "0");
+    trigger(f, 3, "gated", "a@h", json_integer(3)); /* the cache was dropped: not found by name now */
+    wait_answers(f, 4);
+    assert_string_equal(f->answers[3].reason, "workflow_not_found");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -428,7 +483,7 @@ int main(void)
         T(triggers_arriving_together_share_one_commit), T(refusals_leave_no_row),
         T(a_run_that_goes_on_is_finished_by_a_worker),  T(a_change_reaches_the_cache_at_once),
         T(a_failed_statement_answers_its_whole_group),  T(a_bad_value_does_not_fail_the_others),
-        T(a_run_cancelled_while_queued_does_not_go_on),
+        T(a_run_cancelled_while_queued_does_not_go_on), T(a_workflow_deleted_since_it_was_cached_is_not_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
