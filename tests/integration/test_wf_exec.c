@@ -468,6 +468,16 @@ static void an_open_circuit_halts_skips_or_falls_back_without_calling_the_skill(
     assert_int_equal(calls_fail, 3);
     ac_node_wf_outcome_clear(&o);
     ac_node_wf_free(wf);
+
+    /* a fallback goes through its own breaker: falling back to a skill whose circuit is open does not call it */
+    wf = make(f, "fb_open",
+              "[" STEP(1, "nope", ",\"config\":{\"on_missing_skill\":\"fallback\",\"fallback_skill\":\"t_fail\"}") "]");
+    o = run(f, wf, NULL);
+    assert_int_equal(o.status, AC_WF_FAILED);
+    assert_string_equal(o.error, "circuit_open: t_fail");
+    assert_int_equal(calls_fail, 3);
+    ac_node_wf_outcome_clear(&o);
+    ac_node_wf_free(wf);
 }
 
 static void a_step_times_out_at_its_timeout_ms(void **state)

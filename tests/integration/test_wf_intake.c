@@ -475,6 +475,49 @@ static void a_workflow_deleted_since_it_was_cached_is_not_found(void **state)
     assert_string_equal(f->answers[3].reason, "workflow_not_found");
 }
 
+/* The pool refuses a requires_2fa workflow for every machine trigger -- cron (what the scheduler submits), a webhook,
+ * a remote trigger that took the pool's path -- and for a person whose second factor was not checked; nothing is
+ * recorded. A person who passed the second factor runs it. */
+static void machines_never_run_a_requires_2fa_workflow(void **state)
+{
+    fx_t *f = *state;
+    make(f, "secret", ",\"metadata\":{\"requires_2fa\":true}",
+         "[" GATE("[\"a@h\"]") ",{\"position\":2,\"name\":\"t\",\"skill\":\"t_tag\",\"config\":{\"tag\":\"!\"}}]");
+    char *id = ac_test_db_value(f->c, "SELECT id FROM workflows WHERE name = 'secret'");
+    const struct {
+        ac_node_wf_trigger_t trigger;
+        bool refuse_2fa;
+    } jobs[] = {{AC_WF_TRIGGER_CRON, false},
+                {AC_WF_TRIGGER_WEBHOOK, false},
+                {AC_WF_TRIGGER_REMOTE, false},
+                {AC_WF_TRIGGER_PERSON, true},
+                {AC_WF_TRIGGER_PERSON, false}};
+    for (int i = 0; i < 5; i++) {
+        ac_node_wf_job_t job = {.workflow_id = strtoll(id, NULL, 10),
+                                .input = json_string("x"),
+                                .trigger = jobs[i].trigger,
+                                .refuse_2fa = jobs[i].refuse_2fa,
+                                .on_started = on_started,
+                                .on_refused = on_refused,
+                                .arg = &slots[i]};
+        if (jobs[i].trigger == AC_WF_TRIGGER_REMOTE) /* as the intake hands it on: the caller's node in extra_config */
+            job.extra_config = json_pack("{s:s}", "_source_node", "a@h");
+        assert_int_equal(ac_node_wf_pool_submit(f->pool, &job), 0);
+        json_decref(job.input);
+        json_decref(job.extra_config);
+        wait_answers(f, i + 1);
+    }
+    free(id);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(f->answers[i].calls, 1);
+        assert_int_equal(f->answers[i].code, -AC_EPERM);
+        assert_string_equal(f->answers[i].reason, "requires_2fa");
+    }
+    assert_true(f->answers[4].run_id > 0);
+    eventually(f, "SELECT count(*) || ':' || min(status) || ':' || min(result->>'output') FROM workflow_runs",
+               "1:completed:x!");
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -484,6 +527,7 @@ int main(void)
         T(a_run_that_goes_on_is_finished_by_a_worker),  T(a_change_reaches_the_cache_at_once),
         T(a_failed_statement_answers_its_whole_group),  T(a_bad_value_does_not_fail_the_others),
         T(a_run_cancelled_while_queued_does_not_go_on), T(a_workflow_deleted_since_it_was_cached_is_not_found),
+        T(machines_never_run_a_requires_2fa_workflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

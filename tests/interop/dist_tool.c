@@ -5,14 +5,21 @@
  *                                                        EPMD, write the port to PORTFILE, accept one connection
  *   ac_dist_tool connect NAME PEER COOKIE [SECONDS]       look PEER up with EPMD (PORT_PLEASE2) and connect to it
  *
+ *   ac_dist_tool flood   NAME PEER COOKIE MIB             connect as above, then send rpc calls of an undefined
+ *                                                        function, each with a 1 MiB binary argument that the
+ *                                                        answer repeats, at most MIB MiB of them, and never read
+ *
  * Either way it runs the handshake, prints "peer <name> flags 0x<hex> creation <n>", then stays connected for SECONDS
  * (default 10), answering every tick with a tick, and prints "ticks <n> messages <n>" when it leaves. Exit status: 0
  * after staying the whole time; 1 when the handshake fails (stderr says "handshake refused: ..." for -AC_EPERM); 2 for
- * usage and setup errors; 3 when the peer closed the connection early.
+ * usage and setup errors; 3 when the peer closed the connection early. `flood` exits 3 when the peer drops the
+ * connection (printing "dropped after <n> MiB"), 0 when all MIB MiB went out, 4 when the peer stopped reading for 10 s
+ * without dropping it.
  *
  * The EPMD part (ALIVE2_REQ/ALIVE2_X_RESP and PORT_PLEASE2_REQ/PORT2_RESP, erts user's guide "EPMD Protocol") is a
  * few lines here because epmd/ is written in parallel; ERL_EPMD_PORT is honoured (default 4369), the daemon is
  * reached on 127.0.0.1 for registration and on the peer's host (IPv4) for lookups. */
+#include "dist/ctrl.h"
 #include "dist/flags.h"
 #include "dist/frame.h"
 #include "dist/handshake.h"
@@ -28,7 +35,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <ei.h>
 
 #define EPMD_TIMEOUT_MS    5000
 #define ACCEPT_TIMEOUT_MS  30000
@@ -213,6 +223,77 @@ static int stay(int fd, int seconds)
     return status;
 }
 
+/* The flood: REG_SEND {6, Us, '', rex} + {'$gen_call', {Us, Ref}, {call, no_such_module, echo, [<<1 MiB>>], user}},
+ * over and over, never reading. The node answers each with {badrpc, {'EXIT', {undef, [{M, F, Args, []}]}}}, the
+ * megabyte included; once the answers it could not write pass its output limit it must drop us. */
+static int flood(int fd, const ac_dist_local_t *me, int max_mib)
+{
+    enum { ARG = 1024 * 1024 };
+    char *arg = calloc(1, ARG), *frame = NULL;
+    erlang_pid us = {.num = 1, .serial = 0, .creation = me->creation};
+    erlang_ref ref = {.len = 3, .n = {1, 2, 3}, .creation = me->creation};
+    ei_x_buff ctrl, msg;
+    size_t flen = 0, sent = 0;
+    struct timeval tv = {.tv_sec = 10};
+    int status = 0;
+
+    if (arg == NULL)
+        return die(2, "out of memory");
+    snprintf(us.node, sizeof(us.node), "%s", me->name);
+    snprintf(ref.node, sizeof(ref.node), "%s", me->name);
+    ei_x_new(&ctrl);
+    ei_x_new(&msg);
+    ei_x_encode_tuple_header(&ctrl, 4);
+    ei_x_encode_long(&ctrl, AC_DIST_REG_SEND);
+    ei_x_encode_pid(&ctrl, &us);
+    ei_x_encode_atom(&ctrl, "");
+    ei_x_encode_atom(&ctrl, "rex");
+    ei_x_encode_tuple_header(&msg, 3);
+    ei_x_encode_atom(&msg, "$gen_call");
+    ei_x_encode_tuple_header(&msg, 2);
+    ei_x_encode_pid(&msg, &us);
+    ei_x_encode_ref(&msg, &ref);
+    ei_x_encode_tuple_header(&msg, 5);
+    ei_x_encode_atom(&msg, "call");
+    ei_x_encode_atom(&msg, "no_such_module");
+    ei_x_encode_atom(&msg, "echo");
+    ei_x_encode_list_header(&msg, 1);
+    ei_x_encode_binary(&msg, arg, ARG);
+    ei_x_encode_empty_list(&msg);
+    ei_x_encode_atom(&msg, "user");
+    ac_dist_ctrl_frame(&ctrl, &msg, &frame, &flen);
+    ei_x_free(&ctrl);
+    ei_x_free(&msg);
+    free(arg);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    while (sent < (size_t)max_mib * ARG) {
+        size_t off = 0;
+        while (off < flen) {
+            ssize_t w = send(fd, frame + off, flen - off, MSG_NOSIGNAL);
+            if (w > 0) {
+                off += (size_t)w;
+                continue;
+            }
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                printf("stalled after %zu MiB: the peer stopped reading without dropping us\n", sent / ARG);
+                status = 4;
+            } else {
+                printf("dropped after %zu MiB\n", sent / ARG);
+                status = 3;
+            }
+            goto Exit;
+        }
+        sent += flen;
+    }
+    printf("not dropped after %zu MiB\n", sent / ARG);
+
+Exit:
+    free(frame);
+    return status;
+}
+
 static void print_peer(const ac_dist_peer_t *peer)
 {
     char desc[512];
@@ -284,7 +365,8 @@ Exit:
     return status;
 }
 
-static int cmd_connect(const char *name, const char *peer_name, const char *cookie, int seconds)
+/* flood_mib > 0: flood with at most that many MiB; otherwise stay for `seconds`. */
+static int cmd_connect(const char *name, const char *peer_name, const char *cookie, int seconds, int flood_mib)
 {
     ac_dist_local_t me;
     ac_dist_peer_t peer;
@@ -322,7 +404,7 @@ static int cmd_connect(const char *name, const char *peer_name, const char *cook
     }
     print_peer(&peer);
     fflush(stdout);
-    status = stay(fd, seconds);
+    status = flood_mib > 0 ? flood(fd, &me, flood_mib) : stay(fd, seconds);
 
 Exit:
     if (fd >= 0)
@@ -346,9 +428,12 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "connect") == 0) {
         if (argc >= 6)
             seconds = atoi(argv[5]);
-        return cmd_connect(argv[2], argv[3], argv[4], seconds);
+        return cmd_connect(argv[2], argv[3], argv[4], seconds, 0);
     }
+    if (argc == 6 && strcmp(argv[1], "flood") == 0 && atoi(argv[5]) > 0)
+        return cmd_connect(argv[2], argv[3], argv[4], 0, atoi(argv[5]));
     fprintf(stderr, "usage: ac_dist_tool listen NAME COOKIE PORTFILE [SECONDS]\n"
-                    "       ac_dist_tool connect NAME PEER COOKIE [SECONDS]\n");
+                    "       ac_dist_tool connect NAME PEER COOKIE [SECONDS]\n"
+                    "       ac_dist_tool flood NAME PEER COOKIE MIB\n");
     return 2;
 }

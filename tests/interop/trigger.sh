@@ -3,7 +3,9 @@
 # :rpc.call from Elixir 1.14 reach the gate of a workflow here and start a durable run; every error reply; a wrong
 # cookie refused; a spoofed SourceNode and a node outside allowed_nodes refused with no run row; calls outside the
 # allow-list answered as undefined functions; a C node triggering a real BEAM node (a stand-in of Cluster.Manager)
-# and another C node through send_to_workflow; the node's own EPMD as seen by `epmd -names`.
+# and another C node through send_to_workflow; a peer that stops reading (dropped after net_ticktime) and one that calls
+# without reading the answers (dropped at the output limit, through tests/interop/dist_tool.c); the node's own EPMD as
+# seen by `epmd -names`.
 source "$AC_SOURCE_DIR/tests/support/lib.sh"
 B=$AC_TEST_BIN
 COOKIE=interop-cookie-$(openssl rand -hex 8)
@@ -49,6 +51,9 @@ out=$(NODE_NAME=cn@localhost ALEXCLAW_DATA_DIR="$T_DIR/a" env -u CLUSTER_COOKIE 
 check "no cookie with NODE_NAME: refused" grep -q "CLUSTER_COOKIE is required" <<<"$out"
 out=$(NODE_NAME=cn@no-such-host.invalid CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1)
 check "a NODE_NAME host that does not resolve to the listen address: refused" grep -q "does not resolve" <<<"$out"
+out=$(NODE_NAME=cn@localhost DIST_BIND_ADDRESS=127.0.0.2 CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1)
+check "a NODE_NAME host that resolves, but not to DIST_BIND_ADDRESS: refused" \
+  grep -q "binds 127.0.0.2, but localhost (the host part of NODE_NAME) does not resolve to it" <<<"$out"
 out=$(NODE_NAME=bad-name CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1)
 check "a malformed NODE_NAME: refused" grep -q "NODE_NAME must look like name@host" <<<"$out"
 
@@ -58,6 +63,9 @@ cn=$LAST_PID
 check "node ready" wait_log "$T_DIR/cn.log" "event=ready" 60
 check "registered with an EPMD it started itself" wait_log "$T_DIR/cn.log" "event=epmd_registered name=cn" 20
 check "epmd -names lists it" bash -c "epmd -port $EPORT -names | grep -q '^name cn at port'"
+dport=$(epmd -port "$EPORT" -names | sed -n 's/^name cn at port \([0-9]*\)$/\1/p')
+check "the distribution listener binds loopback by default (port $dport)" \
+  bash -c '[ -n "$0" ] && [ "$(ss -Hltn "sport = :$0" | awk "{print \$4}")" = "127.0.0.1:$0" ]' "$dport"
 out=$(NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/other" "$B" serve 2>&1); rc=$?
 check "a second live node with the same identity on this database: refused" \
   bash -c '[ "$0" = 1 ] && grep -q "another live node uses the identity cn@localhost" <<<"$1"' "$rc" "$out"
@@ -131,6 +139,16 @@ check "other peers are served while one is frozen" [ "$ok_calls" = 3 ]
 check "the frozen peer is dropped after net_ticktime" wait_log "$T_DIR/cn.log" "event=peer_silent peer=frozen@localhost" 20
 echo "  dropped after $(( $(date +%s) - t0 ))s (DIST_NET_TICKTIME=4)"
 pkill -9 -f "sname frozen@localhost" 2>/dev/null
+
+# A peer that keeps calling but never reads the answers is dropped once the answers it was not sent pass 64 MiB
+# (each call here has a 1 MiB argument, which the undef answer repeats), without stalling anyone else
+out=$("$AC_DIST_TOOL" flood flood@localhost cn@localhost "$COOKIE" 512 2>&1); rc=$?
+echo "  flood: $(tail -1 <<<"$out")"
+check "a peer that does not read its answers is dropped (status $rc)" [ "$rc" = 3 ]
+check "the node says why" wait_log "$T_DIR/cn.log" "event=peer_not_reading peer=flood@localhost" 10
+out=$(erl_eval e1 "rpc:call(cn@localhost, os, cmd, [\"id\"], 5000)")
+check "other peers are served after it" grep -q "^{badrpc,{'EXIT',{undef," <<<"$out"
+check "the node is still up after the flood" kill -0 "$cn"
 
 # C -> BEAM: a real erl node with a stand-in of Cluster.Manager
 erlc -o "$T_DIR" "$AC_SOURCE_DIR/tests/interop/erl/Elixir.AlexClaw.Cluster.Manager.erl"
