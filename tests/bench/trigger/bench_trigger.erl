@@ -8,6 +8,10 @@
 %% first sequentially (200 warm-up calls, then N calls, each timed with timer:tc), then concurrently from 3 peer nodes
 %% x 20 processes (each process: 10 warm-up calls, then Count timed calls; the wall clock runs from "go" to the last
 %% process done). It also reads the idle VmRSS of both nodes. Every line it prints for the script starts with "R ".
+%%
+%% The sequential calls come in BENCH_ROUNDS rounds (default 1) of N / rounds calls per kind; after each round it runs
+%% the command in BENCH_D_ROUND, if set (the script's bare INSERT, (d), for a few seconds; it prints its median in
+%% microseconds), so that every round has its own (a), (b), (c) and (d), measured one right after the other.
 -module(bench_trigger).
 -export([main/1, worker/5]).
 
@@ -37,10 +41,23 @@ run(Cn, Bsrv, N, Peers, Procs, Count, CnPid, Dir) ->
     [warm(call_fun(K, T, node())) || {K, T} <- Kinds],
     timer:sleep(2000),
     rss("idle_after_warmup", CnPid, BsrvPid),
-    [begin
-         timer:sleep(1000), % let the previous kind's tail (runs finishing on the node) settle
-         seq(K, call_fun(K, T, node()), N)
-     end || {K, T} <- Kinds],
+    Rounds = max(1, list_to_integer(os:getenv("BENCH_ROUNDS", "1"))),
+    DCmd = os:getenv("BENCH_D_ROUND", ""),
+    PerRound = max(1, N div Rounds),
+    ByRound = [begin
+                   R = [begin
+                            timer:sleep(1000), % let the previous kind's tail (runs finishing on the node) settle
+                            {Ts, Wall} = seq(call_fun(K, T, node()), PerRound),
+                            report("seqround " ++ integer_to_list(I), K, Ts, Wall),
+                            {K, Ts, Wall}
+                        end || {K, T} <- Kinds],
+                   DCmd =/= "" andalso
+                       io:format("R seqround ~b d ~s~n", [I, string:trim(os:cmd(DCmd))]),
+                   R
+               end || I <- lists:seq(1, Rounds)],
+    [report("seq", K, lists:append([Ts || {K1, Ts, _} <- lists:append(ByRound), K1 =:= K]),
+            lists:sum([W || {K1, _, W} <- lists:append(ByRound), K1 =:= K]))
+     || {K, _} <- Kinds],
     %% concurrent: Peers nodes x Procs processes x Count calls
     Nodes = [start_peer(I, Dir) || I <- lists:seq(1, Peers)],
     [begin
@@ -63,11 +80,10 @@ trigger_fun(T, Self) ->
 
 warm(F) -> [F() || _ <- lists:seq(1, ?WARMUP)], ok.
 
-seq(K, F, N) ->
+seq(F, N) ->
     T0 = erlang:monotonic_time(microsecond),
     Ts = [element(1, timer:tc(F)) || _ <- lists:seq(1, N)],
-    Wall = erlang:monotonic_time(microsecond) - T0,
-    report("seq", K, Ts, Wall).
+    {Ts, erlang:monotonic_time(microsecond) - T0}.
 
 start_peer(I, Dir) ->
     Cookie = atom_to_list(erlang:get_cookie()),
