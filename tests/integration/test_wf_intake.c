@@ -57,6 +57,15 @@ static int t_hold(const ac_skill_ctx_t *ctx, const ac_skill_args_t *a, ac_skill_
 }
 static const ac_skill_def_t d_hold = {"t_hold", "", any_routes, "", false, t_hold, NULL};
 
+/* Lets every held t_hold return (and later ones pass at once). */
+static void open_hold(void)
+{
+    pthread_mutex_lock(&hold_lock);
+    held_open = 1;
+    pthread_cond_broadcast(&hold_cond);
+    pthread_mutex_unlock(&hold_lock);
+}
+
 /* What each caller heard. */
 typedef struct {
     int64_t run_id; /* started */
@@ -149,10 +158,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fx_t *f = *state;
-    pthread_mutex_lock(&hold_lock); /* a test that failed while a worker was held must not hang here */
-    held_open = 1;
-    pthread_cond_broadcast(&hold_cond);
-    pthread_mutex_unlock(&hold_lock);
+    open_hold(); /* a test that failed while a worker was held must not hang here */
     ac_node_wf_intake_stop(f->in);
     ac_node_wf_pool_stop(f->pool);
     ac_node_wf_intake_free(f->in);
@@ -178,6 +184,28 @@ static void make(fx_t *f, const char *name, const char *meta, const char *steps_
         fail_msg("import: %s", err.msg);
     json_decref(r.warnings);
     ac_test_db_exec(f->c, "UPDATE workflows SET enabled = true");
+}
+
+/* Makes the pool's one worker busy with workflow "busy" (a t_hold step; made by the caller), so that later jobs wait
+ * in its queue until open_hold(). */
+static void hold_worker(fx_t *f)
+{
+    ac_node_wf_job_t job = {.workflow_name = "busy", .trigger = AC_WF_TRIGGER_PERSON};
+    assert_int_equal(ac_node_wf_pool_submit(f->pool, &job), 0);
+    pthread_mutex_lock(&hold_lock);
+    while (!hold_entered)
+        pthread_cond_wait(&hold_cond, &hold_lock);
+    pthread_mutex_unlock(&hold_lock);
+}
+
+/* Switches the workflow change notifications off or on, to change workflows behind the intake's back as if it had
+ * not read the notification yet. */
+static void notifications(fx_t *f, bool on)
+{
+    ac_test_db_exec(f->c, on ? "ALTER TABLE workflows ENABLE TRIGGER workflows_notify"
+                             : "ALTER TABLE workflows DISABLE TRIGGER workflows_notify");
+    ac_test_db_exec(f->c, on ? "ALTER TABLE workflow_steps ENABLE TRIGGER workflow_steps_notify"
+                             : "ALTER TABLE workflow_steps DISABLE TRIGGER workflow_steps_notify");
 }
 
 #define GATE(allowed)                                                                                                  \
@@ -402,22 +430,14 @@ static void a_run_cancelled_while_queued_does_not_go_on(void **state)
     make(f, "two", "",
          "[" GATE("[\"a@h\"]") ",{\"position\":2,\"name\":\"t\",\"skill\":\"t_tag\",\"config\":{\"tag\":\"!\"}}]");
     /* the pool's one worker is busy */
-    ac_node_wf_job_t job = {.workflow_name = "busy", .trigger = AC_WF_TRIGGER_PERSON};
-    assert_int_equal(ac_node_wf_pool_submit(f->pool, &job), 0);
-    pthread_mutex_lock(&hold_lock);
-    while (!hold_entered)
-        pthread_cond_wait(&hold_cond, &hold_lock);
-    pthread_mutex_unlock(&hold_lock);
+    hold_worker(f);
     trigger(f, 0, "two", "a@h", json_string("x"));
     wait_answers(f, 1);
     char sql[256];
     snprintf(sql, sizeof(sql), "UPDATE workflow_runs SET status = 'cancelled' WHERE id = %lld",
              (long long)f->answers[0].run_id);
     ac_test_db_exec(f->c, sql);
-    pthread_mutex_lock(&hold_lock);
-    held_open = 1;
-    pthread_cond_broadcast(&hold_cond);
-    pthread_mutex_unlock(&hold_lock);
+    open_hold();
     eventually(f, "SELECT count(*) FROM workflow_runs WHERE status = 'completed'", "1"); /* "busy" */
     eventually(f, HELD, "0");
     snprintf(sql, sizeof(sql),
@@ -440,23 +460,16 @@ static void a_workflow_deleted_since_it_was_cached_is_not_found(void **state)
     trigger(f, 0, "gated", "a@h", json_integer(1)); /* now cached */
     wait_answers(f, 1);
     assert_true(f->answers[0].run_id > 0);
-    ac_node_wf_job_t job = {.workflow_name = "busy", .trigger = AC_WF_TRIGGER_PERSON};
-    assert_int_equal(ac_node_wf_pool_submit(f->pool, &job), 0);
-    pthread_mutex_lock(&hold_lock);
-    while (!hold_entered)
-        pthread_cond_wait(&hold_cond, &hold_lock);
-    pthread_mutex_unlock(&hold_lock);
+    hold_worker(f);
     trigger(f, 1, "two", "a@h", json_string("x")); /* waits for the busy worker: the intake holds its run */
     wait_answers(f, 2);
     assert_true(f->answers[1].run_id > 0);
     char *locks = ac_test_db_value(f->c, LOCKS); /* the worker's hold on its run, the intake's on "two"'s */
     assert_non_null(strchr(locks, ','));         /* two holds, so the comparison below compares something */
     /* deleted without the notification, as if the intake had not read it yet */
-    ac_test_db_exec(f->c, "ALTER TABLE workflows DISABLE TRIGGER workflows_notify");
-    ac_test_db_exec(f->c, "ALTER TABLE workflow_steps DISABLE TRIGGER workflow_steps_notify");
+    notifications(f, false);
     ac_test_db_exec(f->c, "DELETE FROM workflows WHERE name = 'gated'");
-    ac_test_db_exec(f->c, "ALTER TABLE workflows ENABLE TRIGGER workflows_notify");
-    ac_test_db_exec(f->c, "ALTER TABLE workflow_steps ENABLE TRIGGER workflow_steps_notify");
+    notifications(f, true);
     trigger(f, 2, "gated", "a@h", json_integer(2));
     wait_answers(f, 3);
     assert_int_equal(f->answers[2].code, -AC_ENOENT);
@@ -465,19 +478,14 @@ static void a_workflow_deleted_since_it_was_cached_is_not_found(void **state)
     assert_q(f, "SELECT count(*) FROM skill_outcomes", "2");
     assert_q(f, LOCKS, locks); /* the same sessions hold the same runs: no connection was dropped */
     free(locks);
-    pthread_mutex_lock(&hold_lock);
-    held_open = 1;
-    pthread_cond_broadcast(&hold_cond);
-    pthread_mutex_unlock(&hold_lock);
+    open_hold();
     eventually(f, "SELECT count(*) FROM workflow_runs WHERE status = 'completed'", "3");
     eventually(f, HELD, "0");
     /* the refusal dropped the cache: a workflow of that name made meanwhile (its notification not read either) is
      * found by name, under its new id */
-    ac_test_db_exec(f->c, "ALTER TABLE workflows DISABLE TRIGGER workflows_notify");
-    ac_test_db_exec(f->c, "ALTER TABLE workflow_steps DISABLE TRIGGER workflow_steps_notify");
+    notifications(f, false);
     make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
-    ac_test_db_exec(f->c, "ALTER TABLE workflows ENABLE TRIGGER workflows_notify");
-    ac_test_db_exec(f->c, "ALTER TABLE workflow_steps ENABLE TRIGGER workflow_steps_notify");
+    notifications(f, true);
     trigger(f, 3, "gated", "a@h", json_integer(3));
     wait_answers(f, 4);
     assert_true(f->answers[3].run_id > 0);
