@@ -53,7 +53,7 @@ static const char one_sql[] =
 /* A lone trigger whose gate ended its run (a gate-only workflow, or a gate that failed): no liveness lock to take, so
  * no one-time filter either -- the two inserts and nothing else, which the database does measurably faster
  * (tests/bench/RESULTS.md). A workflow deleted since it was cached fails the run row's foreign key (23503): nothing
- * is inserted, and the caller is told the workflow is not found. */
+ * is inserted, and the trigger is looked up again by name once (retry_or_refuse). */
 static const char end_sql[] =
     "WITH ins AS (INSERT INTO workflow_runs (workflow_id, status, started_at, completed_at, result, error, "
     "step_results, node) VALUES ($1::bigint, $2::text, now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc', "
@@ -90,6 +90,8 @@ struct ac_node_wf_intake {
     cached_t cache[CACHE_MAX];
     size_t ncache;
     int64_t cache_at;
+    ac_node_wf_job_t *redo; /* during a group's first pass: its triggers whose cached workflow had gone (else NULL) */
+    size_t nredo;
 };
 
 /* One admitted trigger of a group. */
@@ -151,6 +153,20 @@ static void cache_clear(ac_node_wf_intake_t *in)
         ac_node_wf_free(in->cache[i].wf);
     }
     in->ncache = 0;
+}
+
+/* A trigger whose cached workflow turned out to be deleted: in a group's first pass it is kept to be looked up again
+ * by name (a workflow made again under that name before its notification was read is the one it starts); in the
+ * second pass it is refused. */
+static void retry_or_refuse(ac_node_wf_intake_t *in, ac_node_wf_job_t *job)
+{
+    if (in->redo == NULL) {
+        cache_clear(in);
+        refuse(in, job, -AC_ENOENT, "workflow_not_found");
+        return;
+    }
+    in->redo[in->nredo++] = *job; /* the job's own memory goes with it */
+    memset(job, 0, sizeof(*job));
 }
 
 static void drop_connection(ac_node_wf_intake_t *in)
@@ -422,7 +438,7 @@ static void answer(ac_node_wf_intake_t *in, entry_t *e, size_t n, PGresult *r)
         if (!e[i].gate->end)
             ac_node_wf_pool_unreserve(in->cfg.pool, 1);
         entry_clear(&e[i]);
-        refuse(in, e[i].job, -AC_ENOENT, "workflow_not_found");
+        retry_or_refuse(in, e[i].job);
     }
     free(done);
 }
@@ -454,9 +470,8 @@ static void flush(ac_node_wf_intake_t *in, entry_t *e, size_t n, text_t *rows)
     }
     if (n == 1 && e[0].gate->end && workflow_gone(r)) { /* end_sql took no lock: the connection stays */
         PQclear(r);
-        cache_clear(in);
         entry_clear(&e[0]);
-        refuse(in, e[0].job, -AC_ENOENT, "workflow_not_found");
+        retry_or_refuse(in, e[0].job);
         return;
     }
     bool down = in->db == NULL || PQstatus(in->db) != CONNECTION_OK;
@@ -569,6 +584,7 @@ static void *intake_main(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     ac_node_wf_job_t *group = ac_calloc(AC_NODE_WF_INTAKE_GROUP, sizeof(*group));
+    ac_node_wf_job_t *redo = ac_calloc(AC_NODE_WF_INTAKE_GROUP, sizeof(*redo));
     for (;;) {
         pthread_mutex_lock(&in->lock);
         if (in->count == 0 && in->release.n == 0 && in->abandon.n == 0 && !in->stopping) {
@@ -599,10 +615,20 @@ static void *intake_main(void *arg)
         }
         free(rel.v);
         free(ab.v);
-        if (n > 0)
-            process(in, group, n);
+        if (n == 0)
+            continue;
+        in->redo = redo;
+        in->nredo = 0;
+        process(in, group, n);
+        in->redo = NULL;
+        if (in->nredo > 0) { /* the cache was stale, its notifications behind: looked up afresh, and not kept */
+            cache_clear(in);
+            process(in, redo, in->nredo);
+            cache_clear(in);
+        }
     }
     free(group);
+    free(redo);
     return NULL;
 }
 

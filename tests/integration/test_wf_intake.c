@@ -2,7 +2,8 @@
  * triggers arriving together are recorded by one statement and each caller is answered exactly once, with its own
  * run; every refusal (unknown, disabled, no gate, unauthorized peer, requires_2fa) leaves no row; a run that goes on
  * after its gate is finished by a worker, which holds it before the intake lets go; a change to a workflow reaches
- * the intake's cache at once; a statement that fails answers every caller of its group. */
+ * the intake's cache at once, and one the intake missed is found again by name; a statement that fails answers every
+ * caller of its group. */
 #include "node/db.h"
 #include "node/migrate.h"
 #include "node/settings_store.h"
@@ -481,14 +482,55 @@ static void a_workflow_deleted_since_it_was_cached_is_not_found(void **state)
     open_hold();
     eventually(f, "SELECT count(*) FROM workflow_runs WHERE status = 'completed'", "3");
     eventually(f, HELD, "0");
-    /* the refusal dropped the cache: a workflow of that name made meanwhile (its notification not read either) is
-     * found by name, under its new id */
+    /* the stale cache was dropped: a workflow of that name made meanwhile (its notification not read either) is found
+     * by name, under its new id */
     notifications(f, false);
     make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
     notifications(f, true);
     trigger(f, 3, "gated", "a@h", json_integer(3));
     wait_answers(f, 4);
     assert_true(f->answers[3].run_id > 0);
+}
+
+/* A workflow deleted and made again under the same name before the intake read the notification: its triggers fail
+ * on the old id, are looked up again by name, and start the new one (alone or in a group, as they happen to come),
+ * each answered once; nothing is refused. */
+static void a_workflow_made_again_under_its_name_is_the_one_started(void **state)
+{
+    fx_t *f = *state;
+    make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
+    trigger(f, 0, "gated", "a@h", json_integer(0)); /* now cached */
+    wait_answers(f, 1);
+    assert_true(f->answers[0].run_id > 0);
+    notifications(f, false);
+    ac_test_db_exec(f->c, "DELETE FROM workflows WHERE name = 'gated'");
+    make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
+    notifications(f, true);
+    char *id = ac_test_db_value(f->c, "SELECT id FROM workflows WHERE name = 'gated'");
+    PGconn *blocker = ac_test_db_connect(f->ci); /* so that most of them come to the intake together */
+    ac_test_db_exec(blocker, "BEGIN");
+    ac_test_db_exec(blocker, "LOCK TABLE skill_outcomes IN EXCLUSIVE MODE");
+    for (int i = 1; i <= 10; i++)
+        trigger(f, i, "gated", "a@h", json_integer(i));
+    usleep(200000);
+    ac_test_db_exec(blocker, "COMMIT");
+    PQfinish(blocker);
+    wait_answers(f, 11);
+    for (int i = 1; i <= 10; i++) {
+        assert_int_equal(f->answers[i].calls, 1);
+        assert_true(f->answers[i].run_id > 0);
+        char sql[128];
+        snprintf(sql, sizeof(sql), "SELECT workflow_id FROM workflow_runs WHERE id = %lld",
+                 (long long)f->answers[i].run_id);
+        assert_q(f, sql, id);
+    }
+    free(id);
+    ac_node_wf_intake_stats_t st;
+    ac_node_wf_intake_stats(f->in, &st);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(st.recorded, 11);
+    assert_q(f, "SELECT count(*) FROM workflow_runs", "11");
+    assert_q(f, "SELECT count(*) FROM skill_outcomes", "11");
 }
 
 /* The pool refuses a requires_2fa workflow for every machine trigger -- cron (what the scheduler submits), a webhook,
@@ -539,10 +581,15 @@ static void machines_never_run_a_requires_2fa_workflow(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        T(triggers_arriving_together_share_one_commit), T(refusals_leave_no_row),
-        T(a_run_that_goes_on_is_finished_by_a_worker),  T(a_change_reaches_the_cache_at_once),
-        T(a_failed_statement_answers_its_whole_group),  T(a_bad_value_does_not_fail_the_others),
-        T(a_run_cancelled_while_queued_does_not_go_on), T(a_workflow_deleted_since_it_was_cached_is_not_found),
+        T(triggers_arriving_together_share_one_commit),
+        T(refusals_leave_no_row),
+        T(a_run_that_goes_on_is_finished_by_a_worker),
+        T(a_change_reaches_the_cache_at_once),
+        T(a_failed_statement_answers_its_whole_group),
+        T(a_bad_value_does_not_fail_the_others),
+        T(a_run_cancelled_while_queued_does_not_go_on),
+        T(a_workflow_deleted_since_it_was_cached_is_not_found),
+        T(a_workflow_made_again_under_its_name_is_the_one_started),
         T(machines_never_run_a_requires_2fa_workflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
