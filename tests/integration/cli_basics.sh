@@ -14,7 +14,7 @@ done
 err=$("$B" frobnicate 2>&1); rc=$?
 check "unknown command is a usage error (2)" [ "$rc" = 2 ]
 check "unknown command is named" grep -q frobnicate <<<"$err"
-"$B" serve extra >/dev/null 2>&1; check "serve takes no arguments (2)" [ $? = 2 ]
+timeout 30 "$B" serve extra >/dev/null 2>&1; check "serve takes no arguments (2)" [ $? = 2 ]
 "$B" config set onlykey >/dev/null 2>&1; check "config set without value is a usage error" [ $? = 2 ]
 "$B" config reference pdf >/dev/null 2>&1; check "unknown reference format is a usage error" [ $? = 2 ]
 

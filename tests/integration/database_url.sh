@@ -8,7 +8,7 @@ PW=Sup3rS3cretPW
 
 for bad in "postgresql://u:$PW@host:notaport/db" "this is not a url" "postgresql://u:$PW@h/db?sslmode=sometimes" \
            "postgresql://u:pa%zz$PW@h/db"; do
-  out=$(DATABASE_URL=$bad ALEXCLAW_DATA_DIR="$T_DIR/d" "$B" serve 2>&1); rc=$?
+  out=$(DATABASE_URL=$bad ALEXCLAW_DATA_DIR="$T_DIR/d" timeout 30 "$B" serve 2>&1); rc=$?
   check "malformed '${bad//$PW/***}': exit 1" [ "$rc" = 1 ]
   check "malformed '${bad//$PW/***}': says malformed" grep -q "DATABASE_URL is malformed" <<<"$out"
   check "malformed '${bad//$PW/***}': password not shown" bash -c "! grep -q '$PW' <<<'$out'"

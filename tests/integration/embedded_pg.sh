@@ -29,7 +29,7 @@ check "cluster directory mode 0700" [ "$(stat -c %a "$T_DIR/data/postgres")" = 7
 check "no TCP port: listen_addresses is empty" [ "$(psql -X -At -h "$sock" -U alexclaw -d alexclaw -c 'SHOW listen_addresses')" = "" ]
 check "the node's tables are there" [ "$(psql -X -At -h "$sock" -U alexclaw -d alexclaw -c "SELECT count(*) FROM settings")" -gt 30 ]
 
-out=$("$B" serve 2>&1); rc=$?
+out=$(timeout 30 "$B" serve 2>&1); rc=$?
 check "a second node on the same data directory: refused" [ "$rc" = 1 ]
 check "a second node on the same data directory: says which node holds it" \
   grep -q "another node (pid $node) is running with the data directory $T_DIR/data" <<<"$out"
@@ -60,23 +60,23 @@ check "restart after a crash: stops it on exit" grep -q "module=pgembed event=st
 
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$T_DIR/private/data"; chmod 0700 "$T_DIR/private"
-  out=$(ALEXCLAW_DATA_DIR="$T_DIR/private/data" "$B" serve 2>&1); rc=$?
+  out=$(ALEXCLAW_DATA_DIR="$T_DIR/private/data" timeout 30 "$B" serve 2>&1); rc=$?
   check "unreachable data directory: exit 1" [ "$rc" = 1 ]
   check "unreachable data directory: names the user, the directory and its mode" \
     grep -q "runs as user 'alexclaw', which cannot reach the data directory $T_DIR/private/data: no search permission on $T_DIR/private (mode 0700)" <<<"$out"
   check "unreachable data directory: says what to do" grep -q "Choose ALEXCLAW_DATA_DIR" <<<"$out"
-  out=$(ALEXCLAW_PG_USER=nosuchuser "$B" serve 2>&1); rc=$?
+  out=$(ALEXCLAW_PG_USER=nosuchuser timeout 30 "$B" serve 2>&1); rc=$?
   check "missing server user: refused with a clear message" grep -q "user 'nosuchuser' does not exist" <<<"$out"
   mkdir -p "$T_DIR/foreign"; chown nobody "$T_DIR/foreign"
-  out=$(ALEXCLAW_DATA_DIR="$T_DIR/foreign" "$B" serve 2>&1); rc=$?
+  out=$(ALEXCLAW_DATA_DIR="$T_DIR/foreign" timeout 30 "$B" serve 2>&1); rc=$?
   check "data directory of another user: refused" grep -q "data directory $T_DIR/foreign belongs to uid" <<<"$out"
 else
   echo "skip - unreachable-directory checks need root"
 fi
 mkdir -p "$T_DIR/open"; chmod 0777 "$T_DIR/open"
-out=$(ALEXCLAW_DATA_DIR="$T_DIR/open" "$B" serve 2>&1); rc=$?
+out=$(ALEXCLAW_DATA_DIR="$T_DIR/open" timeout 30 "$B" serve 2>&1); rc=$?
 check "world-writable data directory: refused" [ "$rc" = 1 ]
 check "world-writable data directory: says how to fix it" grep -q "writable by group or others (mode 0777); run: chmod go-w $T_DIR/open" <<<"$out"
-out=$(ALEXCLAW_DATA_DIR="$T_DIR/we\$(id)ird" "$B" serve 2>&1); rc=$?
+out=$(ALEXCLAW_DATA_DIR="$T_DIR/we\$(id)ird" timeout 30 "$B" serve 2>&1); rc=$?
 check "shell metacharacters in the data directory path: refused" grep -q "may not contain" <<<"$out"
 finish

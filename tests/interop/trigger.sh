@@ -44,18 +44,18 @@ sql "UPDATE workflows SET enabled = true"
 
 # configuration refused before anything listens
 for bad in "short-cookie" "alexclaw_default" "changeme"; do
-  out=$(NODE_NAME=cn@localhost CLUSTER_COOKIE=$bad ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1); rc=$?
+  out=$(NODE_NAME=cn@localhost CLUSTER_COOKIE=$bad ALEXCLAW_DATA_DIR="$T_DIR/a" timeout 30 "$B" serve 2>&1); rc=$?
   check "cookie '$bad' refused" bash -c '[ "$0" = 1 ] && grep -q "CLUSTER_COOKIE is" <<<"$1"' "$rc" "$out"
 done
-out=$(NODE_NAME=cn@localhost ALEXCLAW_DATA_DIR="$T_DIR/a" env -u CLUSTER_COOKIE "$B" serve 2>&1)
+out=$(NODE_NAME=cn@localhost ALEXCLAW_DATA_DIR="$T_DIR/a" timeout 30 env -u CLUSTER_COOKIE "$B" serve 2>&1)
 check "no cookie with NODE_NAME: refused" grep -q "CLUSTER_COOKIE is required" <<<"$out"
-out=$(NODE_NAME=cn@no-such-host.invalid CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1)
+out=$(NODE_NAME=cn@no-such-host.invalid CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" timeout 30 "$B" serve 2>&1)
 check "a NODE_NAME host that does not resolve to the listen address: refused" grep -q "does not resolve" <<<"$out"
 out=$(NODE_NAME=cn@localhost DIST_BIND_ADDRESS=127.0.0.2 CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" \
   timeout 30 "$B" serve 2>&1)
 check "a NODE_NAME host that resolves, but not to DIST_BIND_ADDRESS: refused" \
   grep -q "binds 127.0.0.2, but localhost (the host part of NODE_NAME) does not resolve to it" <<<"$out"
-out=$(NODE_NAME=bad-name CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" "$B" serve 2>&1)
+out=$(NODE_NAME=bad-name CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" timeout 30 "$B" serve 2>&1)
 check "a malformed NODE_NAME: refused" grep -q "NODE_NAME must look like name@host" <<<"$out"
 
 start_node "$T_DIR/cn.log" NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/a" DIST_NET_TICKTIME=4 \
@@ -67,7 +67,7 @@ check "epmd -names lists it" bash -c "epmd -port $EPORT -names | grep -q '^name 
 dport=$(epmd -port "$EPORT" -names | sed -n 's/^name cn at port \([0-9]*\)$/\1/p')
 check "the distribution listener binds loopback by default (port $dport)" \
   bash -c '[ -n "$0" ] && [ "$(ss -Hltn "sport = :$0" | awk "{print \$4}")" = "127.0.0.1:$0" ]' "$dport"
-out=$(NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/other" "$B" serve 2>&1); rc=$?
+out=$(NODE_NAME=cn@localhost CLUSTER_COOKIE="$COOKIE" ALEXCLAW_DATA_DIR="$T_DIR/other" timeout 30 "$B" serve 2>&1); rc=$?
 check "a second live node with the same identity on this database: refused" \
   bash -c '[ "$0" = 1 ] && grep -q "another live node uses the identity cn@localhost" <<<"$1"' "$rc" "$out"
 check "CLUSTER_APPROVED_NODES approved at start" \
