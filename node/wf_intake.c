@@ -20,9 +20,9 @@
 #define STMT_END    "ac_intake_end"
 
 /* One statement for a group: ids drawn first, so each input row knows its run; the rows (only for workflows that
- * still exist: a cached workflow deleted meanwhile inserts nothing, and its caller is told so), the gates' records,
- * then -- only once both inserts are done (the one-time filter on `o`) -- a shared liveness lock on every run that
- * goes on. All committed at once. Locks are taken last because a session lock outlives a failed statement. */
+ * still exist: a cached workflow deleted meanwhile inserts nothing, and its trigger is looked up again), the gates'
+ * records, then -- only once both inserts are done (the one-time filter on `o`) -- a shared liveness lock on every run
+ * that goes on. All committed at once. Locks are taken last because a session lock outlives a failed statement. */
 static const char group_sql[] =
     "WITH d AS MATERIALIZED (SELECT x.*, nextval(pg_get_serial_sequence('workflow_runs', 'id')) AS id "
     "FROM jsonb_to_recordset($1::jsonb) AS x(i integer, workflow_id bigint, status text, result jsonb, error text, "
@@ -622,6 +622,8 @@ static void *intake_main(void *arg)
         process(in, group, n);
         in->redo = NULL;
         if (in->nredo > 0) { /* the cache was stale, its notifications behind: looked up afresh, and not kept */
+            ac_log_info("workflow", "intake_cache_stale", "triggers=%zu note=%s", in->nredo,
+                        "a cached workflow was deleted: looked up again by name");
             cache_clear(in);
             process(in, redo, in->nredo);
             cache_clear(in);

@@ -492,45 +492,56 @@ static void a_workflow_deleted_since_it_was_cached_is_not_found(void **state)
     assert_true(f->answers[3].run_id > 0);
 }
 
-/* A workflow deleted and made again under the same name before the intake read the notification: its triggers fail
- * on the old id, are looked up again by name, and start the new one (alone or in a group, as they happen to come),
- * each answered once; nothing is refused. */
+/* Workflows deleted and made again under the same names before the intake read the notification: their triggers fail
+ * on the old ids, are looked up again by name, and start the new ones (alone or in a group, as they happen to come),
+ * each answered once; nothing is refused. A run that goes on after its gate gave its queue place back before the
+ * second pass and took one again: once all is done, every place is free. */
 static void a_workflow_made_again_under_its_name_is_the_one_started(void **state)
 {
     fx_t *f = *state;
-    make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
-    trigger(f, 0, "gated", "a@h", json_integer(0)); /* now cached */
-    wait_answers(f, 1);
-    assert_true(f->answers[0].run_id > 0);
+    static const char *const names[] = {"gated", "two"};
+    const char *steps[] = {"[" GATE("[\"a@h\"]") "]",
+                           "[" GATE("[\"a@h\"]") ",{\"position\":2,\"name\":\"t\",\"skill\":\"t_tag\"}]"};
+    for (int w = 0; w < 2; w++) {
+        make(f, names[w], "", steps[w]);
+        trigger(f, w, names[w], "a@h", json_integer(w)); /* now cached */
+    }
+    wait_answers(f, 2);
+    assert_true(f->answers[0].run_id > 0 && f->answers[1].run_id > 0);
+    eventually(f, "SELECT count(*) FROM workflow_runs WHERE status = 'completed'", "2");
     notifications(f, false);
-    ac_test_db_exec(f->c, "DELETE FROM workflows WHERE name = 'gated'");
-    make(f, "gated", "", "[" GATE("[\"a@h\"]") "]");
+    ac_test_db_exec(f->c, "DELETE FROM workflows WHERE name IN ('gated', 'two')");
+    for (int w = 0; w < 2; w++)
+        make(f, names[w], "", steps[w]);
     notifications(f, true);
-    char *id = ac_test_db_value(f->c, "SELECT id FROM workflows WHERE name = 'gated'");
     PGconn *blocker = ac_test_db_connect(f->ci); /* so that most of them come to the intake together */
     ac_test_db_exec(blocker, "BEGIN");
     ac_test_db_exec(blocker, "LOCK TABLE skill_outcomes IN EXCLUSIVE MODE");
-    for (int i = 1; i <= 10; i++)
-        trigger(f, i, "gated", "a@h", json_integer(i));
+    for (int i = 2; i < 12; i++)
+        trigger(f, i, names[i % 2], "a@h", json_integer(i));
     usleep(200000);
     ac_test_db_exec(blocker, "COMMIT");
     PQfinish(blocker);
-    wait_answers(f, 11);
-    for (int i = 1; i <= 10; i++) {
+    wait_answers(f, 12);
+    for (int i = 2; i < 12; i++) {
         assert_int_equal(f->answers[i].calls, 1);
         assert_true(f->answers[i].run_id > 0);
-        char sql[128];
-        snprintf(sql, sizeof(sql), "SELECT workflow_id FROM workflow_runs WHERE id = %lld",
-                 (long long)f->answers[i].run_id);
-        assert_q(f, sql, id);
+        char sql[256];
+        snprintf(sql, sizeof(sql),
+                 "SELECT r.workflow_id = w.id FROM workflow_runs r, workflows w WHERE r.id = %lld AND w.name = '%s'",
+                 (long long)f->answers[i].run_id, names[i % 2]);
+        assert_q(f, sql, "t"); /* the new workflow's run */
     }
-    free(id);
     ac_node_wf_intake_stats_t st;
     ac_node_wf_intake_stats(f->in, &st);
     assert_int_equal(st.refused, 0);
-    assert_int_equal(st.recorded, 11);
-    assert_q(f, "SELECT count(*) FROM workflow_runs", "11");
-    assert_q(f, "SELECT count(*) FROM skill_outcomes", "11");
+    assert_int_equal(st.recorded, 12);
+    eventually(f, "SELECT count(*) FROM workflow_runs WHERE status = 'completed'", "12");
+    assert_q(f, "SELECT count(*) FROM skill_outcomes", "18"); /* 6 gates alone, 6 gates and tags */
+    eventually(f, HELD, "0");
+    /* no queue place is left reserved: all of them can be reserved now */
+    assert_int_equal(ac_node_wf_pool_reserve(f->pool, AC_NODE_WF_POOL_QUEUE), AC_NODE_WF_POOL_QUEUE);
+    ac_node_wf_pool_unreserve(f->pool, AC_NODE_WF_POOL_QUEUE);
 }
 
 /* The pool refuses a requires_2fa workflow for every machine trigger -- cron (what the scheduler submits), a webhook,
