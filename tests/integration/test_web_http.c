@@ -1069,6 +1069,46 @@ static void only_allowed_host_names_are_answered(void **state)
     set_setting("web.allowed_hosts", "\"\"");
 }
 
+static char *psql(const char *sql);
+
+/* POSTs body (n bytes) to path as the signed-in user, with or without "Expect: 100-continue"; the transfer's result
+ * and the status (0 when none was read). */
+static CURLcode post_body(const char *path, const char *body, size_t n, bool expect, long *status)
+{
+    char url[512], csrf[128], cookie[512];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    snprintf(csrf, sizeof(csrf), "X-CSRF-Token: %s", session_csrf);
+    snprintf(cookie, sizeof(cookie), "%s", session_cookie);
+    CURL *c = curl_easy_init();
+    struct curl_slist *l = curl_slist_append(NULL, "Content-Type: application/json");
+    l = curl_slist_append(l, csrf);
+    l = curl_slist_append(l, expect ? "Expect: 100-continue" : "Expect:");
+    struct {
+        char *b;
+        size_t l;
+    } sink = {NULL, 0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)n);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, l);
+    curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_EXPECT_100_TIMEOUT_MS, 15000L); /* wait for the server's word, however busy */
+    CURLcode rc = curl_easy_perform(c);
+    *status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(l);
+    curl_easy_cleanup(c);
+    free(sink.b);
+    return rc;
+}
+
+/* The server refuses a body over the limit from its Content-Length, before reading it: a client that waits for its
+ * word ("Expect: 100-continue") gets 413 and never sends the body. One that sends at once gets 413 too, or -- when the
+ * server closed the connection on the rest of the body before the client read the answer (h2o 2.2 has no lingering
+ * close) -- a failed send; never anything else, and nothing is created either way. */
 static void bodies_over_the_limit_are_refused(void **state)
 {
     (void)state;
@@ -1076,11 +1116,21 @@ static void bodies_over_the_limit_are_refused(void **state)
     char *big = malloc(n + 1);
     memset(big, ' ', n);
     big[n] = '\0';
-    resp_t r = api("POST", "/api/workflows", big, true);
-    assert_int_equal(r.status, 413);
-    resp_free(&r);
+    char *before = psql("SELECT count(*) FROM workflows");
+    long status;
+    assert_int_equal(post_body("/api/workflows", big, n, true, &status), CURLE_OK);
+    assert_int_equal(status, 413);
+    CURLcode rc = post_body("/api/workflows", big, n, false, &status);
+    if (rc == CURLE_OK)
+        assert_int_equal(status, 413);
+    else if (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR)
+        fail_msg("an over-long body without Expect: %s", curl_easy_strerror(rc));
+    char *after = psql("SELECT count(*) FROM workflows");
+    assert_string_equal(after, before);
+    free(before);
+    free(after);
     free(big);
-    r = api("POST", "/api/workflows", "{not json", true);
+    resp_t r = api("POST", "/api/workflows", "{not json", true);
     assert_int_equal(r.status, 400);
     resp_free(&r);
 }
