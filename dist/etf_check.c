@@ -3,9 +3,14 @@
  * Tags and layouts: Erlang's "External Term Format" (erts user's guide). Lengths are big-endian. Containers are
  * walked with an explicit stack (no recursion), so depth is bounded by AC_DIST_ETF_MAX_DEPTH and element counts are
  * bounded by the bytes left (every element takes at least one byte). Besides the compressed and cached forms, the
- * old text float (FLOAT_EXT) and funs are refused: see below. */
+ * old text float (FLOAT_EXT) and funs are refused: see below. Atoms, node names in pids, ports and references
+ * included, must be what a BEAM node accepts: at most 255 characters, and well-formed UTF-8 under the UTF-8 tags (ei
+ * copies such bytes as they come, and could not encode them again: a reply naming the pid would be malformed). */
 #include "dist/etf_check.h"
 
+#include "policy/utf8.h"
+
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -89,6 +94,24 @@ static int skip(cur_t *c, size_t n)
     return 0;
 }
 
+/* An atom of tag `tag` (n bytes of text at the cursor): at most 255 characters, and under the UTF-8 tags well-formed
+ * UTF-8. Moves the cursor past it. */
+static int atom(cur_t *c, uint32_t tag, uint32_t n)
+{
+    if (need(c, n) != 0)
+        return -1;
+    const unsigned char *p = c->b + c->pos;
+    c->pos += n;
+    if (tag == ATOM_EXT || tag == SMALL_ATOM_EXT)
+        return n <= 255 ? 0 : -1; /* Latin-1: one byte a character */
+    if (!ac_policy_utf8_valid((const char *)p, n))
+        return -1;
+    uint32_t chars = 0;
+    for (uint32_t i = 0; i < n; i++)
+        chars += (p[i] & 0xC0) != 0x80;
+    return chars <= 255 ? 0 : -1;
+}
+
 /* Pending work: how many more terms a container still needs. */
 typedef struct {
     uint64_t left;
@@ -131,12 +154,12 @@ int ac_dist_etf_check(const char *buf, size_t len, size_t *index, ac_errmsg_t *e
          * never send it, and ei parses its 31 bytes with sscanf, which may read past an unterminated buffer. */
         case ATOM_EXT:
         case ATOM_UTF8_EXT:
-            if (u16(&c, &n) || n > 255 * 4 || skip(&c, n))
+            if (u16(&c, &n) || atom(&c, tag, n))
                 goto Bad;
             break;
         case SMALL_ATOM_EXT:
         case SMALL_ATOM_UTF8_EXT:
-            if (u8(&c, &n) || skip(&c, n))
+            if (u8(&c, &n) || atom(&c, tag, n))
                 goto Bad;
             break;
         case NIL_EXT: break;
@@ -148,10 +171,14 @@ int ac_dist_etf_check(const char *buf, size_t len, size_t *index, ac_errmsg_t *e
             if (u32(&c, &n) || skip(&c, n))
                 goto Bad;
             break;
-        case BIT_BINARY_EXT:
-            if (u32(&c, &n) || skip(&c, 1) || skip(&c, n))
+        case BIT_BINARY_EXT: {
+            /* the bits used of the last byte: 1 to 8, or 0 for no bytes, as a BEAM node and ei require (ei_skip_term
+             * of a list holding a bad one stops there and still returns 0: a span measured by it would be short) */
+            uint32_t bits;
+            if (u32(&c, &n) || u8(&c, &bits) || (bits == 0) != (n == 0) || bits > 8 || skip(&c, n))
                 goto Bad;
             break;
+        }
         case SMALL_BIG_EXT:
             if (u8(&c, &n) || skip(&c, 1) || skip(&c, n))
                 goto Bad;
@@ -207,10 +234,10 @@ int ac_dist_etf_check(const char *buf, size_t len, size_t *index, ac_errmsg_t *e
             if (u8(&c, &at_tag))
                 goto Bad;
             if (at_tag == ATOM_EXT || at_tag == ATOM_UTF8_EXT) {
-                if (u16(&c, &al) || skip(&c, al))
+                if (u16(&c, &al) || atom(&c, at_tag, al))
                     goto Bad;
             } else if (at_tag == SMALL_ATOM_EXT || at_tag == SMALL_ATOM_UTF8_EXT) {
-                if (u8(&c, &al) || skip(&c, al))
+                if (u8(&c, &al) || atom(&c, at_tag, al))
                     goto Bad;
             } else {
                 goto Bad;

@@ -78,7 +78,7 @@ static void drain_inbox(ac_dist_node_t *n)
             ac_dist_node__connecting(n, e->name, -1);
             ac_dist_node__conn_add(n, e->fd, e->name, e->flags);
             break;
-        case EV_ANSWER: ac_dist_node__answer(n, e->token, e->error_atom, e->unauthorized); break;
+        case EV_ANSWER: ac_dist_node__answer_now(n, e->token, e->error_atom, e->unauthorized); break;
         case EV_CALL: {
             conn_t *c = ac_dist_node__conn_by_name(n, e->name);
             pthread_mutex_lock(&n->lock);

@@ -219,9 +219,9 @@ void ac_dist_node__conn_reap(ac_dist_node_t *n)
 void ac_dist_node__conn_read(ac_dist_node_t *n, conn_t *c)
 {
     char tmp[65536];
-    /* Bounded: at most AC_DIST_NODE_READ_BUDGET per call (other peers get their turn; epoll is level-triggered, so the rest is
-     * read next round) and never more buffered than one whole frame of the largest size, so a peer that sends
-     * faster than we parse cannot grow c->in without limit. */
+    /* Bounded: at most AC_DIST_NODE_READ_BUDGET per call (other peers get their turn; epoll is level-triggered, so
+     * the rest is read next round) and never more buffered than one whole frame of the largest size, so a peer that
+     * sends faster than we parse cannot grow c->in without limit. */
     size_t budget = AC_DIST_NODE_READ_BUDGET;
     while (budget > 0 && c->in.len - c->in.off < AC_DIST_NODE_MAX_FRAME + 4) {
         ssize_t r = recv(c->fd, tmp, sizeof(tmp), 0);

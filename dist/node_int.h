@@ -160,8 +160,9 @@ bool ac_dist_node__connecting(ac_dist_node_t *n, const char *peer, int change);
 void ac_dist_node__our_pid(ac_dist_node_t *n, erlang_pid *p); /* any thread */
 void ac_dist_node__our_ref(ac_dist_node_t *n, erlang_ref *r); /* any thread */
 void ac_dist_node__pending_free(pending_t *p);
-/* Answers the trigger waiting under token (if its caller is still connected) and forgets it. */
-void ac_dist_node__answer(ac_dist_node_t *n, uint64_t token, const char *error_atom, const char *unauthorized);
+/* Answers the trigger waiting under token (if its caller is still connected) and forgets it: the loop's own side of
+ * the public ac_dist_node_answer(), which other threads call. */
+void ac_dist_node__answer_now(ac_dist_node_t *n, uint64_t token, const char *error_atom, const char *unauthorized);
 void ac_dist_node__on_frame(ac_dist_node_t *n, conn_t *c, const char *frame, size_t len);
 
 /* node_call.c */

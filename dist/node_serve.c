@@ -9,6 +9,7 @@
 #include "node/log.h"
 #include "policy/alloc.h"
 #include "policy/crypto.h"
+#include "policy/utf8.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +127,7 @@ void ac_dist_node__pending_free(pending_t *p)
     free(p);
 }
 
-void ac_dist_node__answer(ac_dist_node_t *n, uint64_t token, const char *error_atom, const char *unauthorized)
+void ac_dist_node__answer_now(ac_dist_node_t *n, uint64_t token, const char *error_atom, const char *unauthorized)
 {
     pending_t **pp = &n->pending;
     while (*pp != NULL && (*pp)->token != token)
@@ -190,6 +191,13 @@ static void reply_badarg(ac_dist_node_t *n, pending_t *p)
     ac_dist_node__pending_free(p);
 }
 
+/* A workflow or node name from a peer: UTF-8 text without NUL (a NUL would cut the C string short, so that another
+ * name than the one sent would be used; the database refuses text that is not UTF-8). */
+static bool text_ok(const char *s, long n)
+{
+    return n > 0 && memchr(s, '\0', (size_t)n) == NULL && ac_policy_utf8_valid(s, (size_t)n);
+}
+
 /* Handles M:F(Args) for a pending call p (which this function owns). args is the span of the argument list. */
 static void serve_mfa(ac_dist_node_t *n, conn_t *c, pending_t *p, const char *m, const char *f, const char *buf,
                       int args_at, int args_end)
@@ -215,9 +223,14 @@ static void serve_mfa(ac_dist_node_t *n, conn_t *c, pending_t *p, const char *m,
     long blen;
     idx = args_at;
     int list;
+    const char *why = "expected (binary, term, binary)";
     bool ok = ei_decode_list_header(buf, &idx, &list) == 0 && ei_get_type(buf, &idx, &type, &size) == 0 &&
               type == ERL_BINARY_EXT && size > 0 && size < (int)sizeof(name) &&
               ei_decode_binary(buf, &idx, name, &blen) == 0;
+    if (ok && !text_ok(name, blen)) {
+        ok = false;
+        why = "the workflow name is not UTF-8 text without NUL";
+    }
     if (ok) {
         name[blen] = '\0';
         ok = ac_dist_term_to_json(buf, args_end, &idx, NULL, &data, &err) == 0;
@@ -225,11 +238,14 @@ static void serve_mfa(ac_dist_node_t *n, conn_t *c, pending_t *p, const char *m,
     if (ok)
         ok = ei_get_type(buf, &idx, &type, &size) == 0 && type == ERL_BINARY_EXT && size > 0 &&
              size < (int)sizeof(source) && ei_decode_binary(buf, &idx, source, &blen) == 0;
+    if (ok && !text_ok(source, blen)) {
+        ok = false;
+        why = "the source node is not UTF-8 text without NUL";
+    }
     if (ok)
         source[blen] = '\0';
     if (!ok) {
-        ac_log_warn("dist", "trigger_bad_arguments", "peer=%s error=%s", c->name,
-                    err.msg[0] ? err.msg : "expected (binary, term, binary)");
+        ac_log_warn("dist", "trigger_bad_arguments", "peer=%s error=%s", c->name, err.msg[0] ? err.msg : why);
         json_decref(data);
         /* what erpc/rpc report for a function_clause on a BEAM node is close enough: badarg as an error */
         ei_x_buff v;
@@ -249,21 +265,21 @@ static void serve_mfa(ac_dist_node_t *n, conn_t *c, pending_t *p, const char *m,
     p->next = n->pending;
     n->pending = p;
     if (waiting >= AC_DIST_NODE_MAX_PENDING_PER_PEER) {
-        ac_dist_node__answer(n, p->token, "busy", NULL);
+        ac_dist_node__answer_now(n, p->token, "busy", NULL);
         json_decref(data);
         return;
     }
     ac_log_info("dist", "trigger", "peer=%s workflow=%s claimed_source=%s", c->name, name, source);
     if (strcmp(source, c->name) != 0) {
         /* the source is the authenticated peer, never what the caller claims */
-        ac_dist_node__answer(n, p->token, NULL, source);
+        ac_dist_node__answer_now(n, p->token, NULL, source);
         json_decref(data);
         return;
     }
     if (n->cfg.trigger != NULL)
         n->cfg.trigger(n->cfg.arg, p->token, c->name, name, data, source);
     else
-        ac_dist_node__answer(n, p->token, "workflow_not_found", NULL);
+        ac_dist_node__answer_now(n, p->token, "workflow_not_found", NULL);
     json_decref(data);
 }
 

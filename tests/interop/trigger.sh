@@ -112,6 +112,9 @@ out=$(erl_eval e1 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\
 check "spoofed SourceNode: refused" grep -q '^{error,{unauthorized_node,<<"other@localhost">>}}$' <<<"$out"
 out=$(erl_eval e9 "rpc:call(cn@localhost, $M, receive_workflow_data, [<<\"gated\">>, 1, <<\"e9@localhost\">>], 5000)")
 check "node not in allowed_nodes: refused" grep -q '^{error,{unauthorized_node,<<"e9@localhost">>}}$' <<<"$out"
+# a NUL would cut the name short in C ("gated"); text that is not UTF-8 the database would refuse
+out=$(erl_eval e1 "[rpc:call(cn@localhost, $M, receive_workflow_data, Args, 5000) || Args <- [[<<\"gated\", 0, \"x\">>, 1, <<\"e1@localhost\">>], [<<\"gated\">>, 1, <<\"e1@localhost\", 0>>], [<<\"gated\", 255>>, 1, <<\"e1@localhost\">>]]]")
+check "a name with a NUL byte or not in UTF-8: {error,badarg}" grep -q '^\[{error,badarg},{error,badarg},{error,badarg}\]$' <<<"$out"
 check "no refused trigger created a run row" [ "$(sql "SELECT count(*) FROM workflow_runs")" = "$runs_before" ]
 out=$(erl_eval e1 "rpc:call(cn@localhost, os, cmd, [\"id\"], 5000)")
 check "anything else is an undefined function (rpc)" grep -q "^{badrpc,{'EXIT',{undef,\[{os,cmd,\[\"id\"\],\[\]}\]}}}$" <<<"$out"
