@@ -5,6 +5,7 @@
 #include "node/wf_model.h"
 #include "policy/alloc.h"
 #include "policy/cron.h"
+#include "policy/utf8.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -122,7 +123,8 @@ static size_t depth(const json_t *j)
     return 0;
 }
 
-/* The original's messages quote values the way Elixir's inspect/1 prints them. */
+/* The original's messages quote values the way Elixir's inspect/1 prints them: at most 64 bytes of it, cut at a
+ * character boundary, so that the message stays valid UTF-8 (the admin UI's JSON error needs it). */
 static void inspect(const json_t *v, char *buf, size_t cap)
 {
     if (v == NULL || json_is_null(v)) {
@@ -130,7 +132,9 @@ static void inspect(const json_t *v, char *buf, size_t cap)
         return;
     }
     char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    snprintf(buf, cap, "%.*s", (int)(cap > 64 ? 64 : cap - 1), s != NULL ? s : "?");
+    const char *t = s != NULL ? s : "?";
+    size_t max = cap > 64 ? 64 : cap - 1;
+    snprintf(buf, cap, "%.*s", (int)ac_policy_utf8_fit(t, strlen(t), max), t);
     free(s);
 }
 
@@ -396,8 +400,14 @@ static int parse_doc(const char *text, size_t len, const char *what, json_t **do
         return ac_errmsg_set(err, -AC_EINVAL, "%s is larger than %d bytes", what, AC_NODE_WF_IMPORT_MAX_BYTES);
     json_error_t je;
     json_t *d = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    if (d == NULL)
+    if (d == NULL) {
+        /* jansson quotes the bytes near the error as they came: any that are not valid UTF-8 become '?' */
+        if (!ac_policy_utf8_valid(je.text, strlen(je.text)))
+            for (char *p = je.text; *p != '\0'; p++)
+                if ((unsigned char)*p >= 0x80)
+                    *p = '?';
         return ac_errmsg_set(err, -AC_EINVAL, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+    }
     int rc = depth(d) > JSON_DEPTH_MAX
                  ? ac_errmsg_set(err, -AC_EINVAL, "Invalid format: nested deeper than %d levels", JSON_DEPTH_MAX)
                  : check_doc(d, wf, steps, err);
@@ -407,6 +417,14 @@ static int parse_doc(const char *text, size_t len, const char *what, json_t **do
     }
     *doc = d;
     return 0;
+}
+
+int ac_node_wf_import_check(const char *text, size_t len, ac_errmsg_t *err)
+{
+    json_t *doc, *wf, *steps;
+    int rc = parse_doc(text, len, "Import file", &doc, &wf, &steps, err);
+    json_decref(doc);
+    return rc;
 }
 
 /* Inserts the (validated) steps of a workflow. */

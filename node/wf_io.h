@@ -33,6 +33,10 @@ typedef struct ac_node_wf_import_result {
  * nothing. OUT: *res (release its warnings with json_decref). */
 int ac_node_wf_import(PGconn *c, const char *text, size_t len, ac_node_wf_import_result_t *res, ac_errmsg_t *err);
 
+/* Validates a document as ac_node_wf_import() does, without a database: 0, or -AC_EINVAL with the message in err
+ * (valid UTF-8, as every message of this module). */
+int ac_node_wf_import_check(const char *text, size_t len, ac_errmsg_t *err);
+
 /* Replaces the definition of the workflow `name` with a document in the same format (validated as import does): the
  * workflow's fields (a new name must be free) and all its steps, in one transaction. `enabled` and the links to
  * resources stay as they are; runs in flight go on with the definition they started with. Returns 0, -AC_ENOENT (no
