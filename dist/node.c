@@ -36,14 +36,19 @@ void ac_dist_node__wake(ac_dist_node_t *n)
     (void)w;
 }
 
-void ac_dist_node__post(ac_dist_node_t *n, event_t *e)
+void ac_dist_node__inbox_push(ac_dist_node_t *n, event_t *e)
 {
-    pthread_mutex_lock(&n->lock);
     if (n->inbox_tail != NULL)
         n->inbox_tail->next = e;
     else
         n->inbox = e;
     n->inbox_tail = e;
+}
+
+void ac_dist_node__post(ac_dist_node_t *n, event_t *e)
+{
+    pthread_mutex_lock(&n->lock);
+    ac_dist_node__inbox_push(n, e);
     pthread_mutex_unlock(&n->lock);
     ac_dist_node__wake(n);
 }

@@ -363,11 +363,7 @@ static void *handshake_main(void *arg)
     }
     /* the event and the count change under one lock: stop() frees the node only when the count is zero */
     pthread_mutex_lock(&n->lock);
-    if (n->inbox_tail != NULL)
-        n->inbox_tail->next = e;
-    else
-        n->inbox = e;
-    n->inbox_tail = e;
+    ac_dist_node__inbox_push(n, e);
     if (a->connect) {
         n->handshakes_out--;
     } else {

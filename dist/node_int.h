@@ -136,7 +136,8 @@ struct ac_dist_node {
 /* node.c */
 int64_t ac_dist_node__now_ms(void);
 void ac_dist_node__wake(ac_dist_node_t *n);
-void ac_dist_node__post(ac_dist_node_t *n, event_t *e); /* takes e; wakes the loop */
+void ac_dist_node__post(ac_dist_node_t *n, event_t *e);       /* takes e; wakes the loop */
+void ac_dist_node__inbox_push(ac_dist_node_t *n, event_t *e); /* takes e; under lock; does not wake */
 
 /* node_conn.c (loop thread, except admit, which handshake threads call) */
 conn_t *ac_dist_node__conn_by_id(ac_dist_node_t *n, uint64_t id);        /* NULL: gone or dead */

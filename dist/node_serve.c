@@ -410,22 +410,27 @@ static void on_spawn_request(ac_dist_node_t *n, conn_t *c, const ac_dist_ctrl_t 
         reply_badarg(n, p);
         return;
     }
-    if (strcmp(mod, "erpc") == 0 && strcmp(fun, "execute_call") == 0 && arity == 4) {
-        /* [ResRef, M, F, A] */
+    bool call = strcmp(mod, "erpc") == 0 && strcmp(fun, "execute_call") == 0 && arity == 4;
+    bool cast = strcmp(mod, "erpc") == 0 && strcmp(fun, "execute_cast") == 0 && arity == 3;
+    if (call || cast) {
+        /* call: [ResRef, M, F, A]; cast: [M, F, A], run like a call, but its "process" reports back only if the
+         * caller asked for a monitor or link (rpc:cast does not) */
         int i = args_at, cnt;
         char m2[MAXATOMLEN_UTF8], f2[MAXATOMLEN_UTF8];
-        if (ei_decode_list_header(b, &i, &cnt) != 0 || cnt != 4) {
+        if (ei_decode_list_header(b, &i, &cnt) != 0 || cnt != (call ? 4 : 3)) {
             reply_badarg(n, p);
             return;
         }
-        int ref_at = i;
-        if (ei_skip_term(b, &i) != 0 || i > m->msg_end) {
-            reply_badarg(n, p);
-            return;
+        if (call) {
+            int ref_at = i;
+            if (ei_skip_term(b, &i) != 0 || i > m->msg_end) {
+                reply_badarg(n, p);
+                return;
+            }
+            p->taglen = i - ref_at;
+            p->tag = ac_malloc((size_t)p->taglen);
+            memcpy(p->tag, b + ref_at, (size_t)p->taglen);
         }
-        p->taglen = i - ref_at;
-        p->tag = ac_malloc((size_t)p->taglen);
-        memcpy(p->tag, b + ref_at, (size_t)p->taglen);
         if (ei_decode_atom(b, &i, m2) != 0 || ei_decode_atom(b, &i, f2) != 0) {
             reply_badarg(n, p);
             return;
@@ -435,24 +440,6 @@ static void on_spawn_request(ac_dist_node_t *n, conn_t *c, const ac_dist_ctrl_t 
             reply_badarg(n, p);
             return;
         }
-        serve_mfa(n, c, p, m2, f2, b, a_at, i);
-        return;
-    }
-    if (strcmp(mod, "erpc") == 0 && strcmp(fun, "execute_cast") == 0 && arity == 3) {
-        /* [M, F, A]: run it like a call, but nobody waits for the answer */
-        int i = args_at, cnt;
-        char m2[MAXATOMLEN_UTF8], f2[MAXATOMLEN_UTF8];
-        if (ei_decode_list_header(b, &i, &cnt) != 0 || cnt != 3 || ei_decode_atom(b, &i, m2) != 0 ||
-            ei_decode_atom(b, &i, f2) != 0) {
-            reply_badarg(n, p);
-            return;
-        }
-        int a_at = i;
-        if (ei_skip_term(b, &i) != 0 || i > m->msg_end) {
-            reply_badarg(n, p);
-            return;
-        }
-        /* a cast's "process" reports back only if the caller asked for a monitor or link; it did not in rpc:cast */
         serve_mfa(n, c, p, m2, f2, b, a_at, i);
         return;
     }

@@ -442,10 +442,7 @@ static void keep_error(gen_t *g, const char *msg)
     size_t n = ac_policy_utf8_fit(msg, strlen(msg), AC_NODE_CODER_ERROR_MAX);
     memcpy(g->last_error, msg, n);
     g->last_error[n] = '\0';
-    if (!ac_policy_utf8_valid(g->last_error, n))
-        for (size_t i = 0; i < n; i++)
-            if ((unsigned char)g->last_error[i] >= 0x80)
-                g->last_error[i] = '?';
+    ac_policy_utf8_or_ascii(g->last_error, n);
 }
 
 static void hex(const uint8_t *d, size_t n, char *out)

@@ -160,8 +160,7 @@ static void cache_clear(ac_node_wf_intake_t *in)
  * second pass it is refused. */
 static void retry_or_refuse(ac_node_wf_intake_t *in, ac_node_wf_job_t *job)
 {
-    if (in->redo == NULL) {
-        cache_clear(in);
+    if (in->redo == NULL) { /* intake_main drops the cache after this pass */
         refuse(in, job, -AC_ENOENT, "workflow_not_found");
         return;
     }

@@ -401,11 +401,7 @@ static int parse_doc(const char *text, size_t len, const char *what, json_t **do
     json_error_t je;
     json_t *d = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (d == NULL) {
-        /* jansson quotes the bytes near the error as they came: any that are not valid UTF-8 become '?' */
-        if (!ac_policy_utf8_valid(je.text, strlen(je.text)))
-            for (char *p = je.text; *p != '\0'; p++)
-                if ((unsigned char)*p >= 0x80)
-                    *p = '?';
+        ac_policy_utf8_or_ascii(je.text, strlen(je.text)); /* jansson quotes the bytes near the error as they came */
         return ac_errmsg_set(err, -AC_EINVAL, "Invalid JSON: %s (line %d, column %d)", je.text, je.line, je.column);
     }
     int rc = depth(d) > JSON_DEPTH_MAX

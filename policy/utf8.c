@@ -59,6 +59,15 @@ bool ac_policy_utf8_valid(const char *str, size_t n)
     return true;
 }
 
+void ac_policy_utf8_or_ascii(char *s, size_t n)
+{
+    if (ac_policy_utf8_valid(s, n))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            s[i] = '?';
+}
+
 void ac_policy_utf8_clip(const char *s, size_t max, char *out, size_t cap)
 {
     if (s == NULL)

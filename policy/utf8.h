@@ -16,6 +16,10 @@ size_t ac_policy_utf8_fit(const char *s, size_t len, size_t max);
  * valid UTF-8; callers that refuse it check for it themselves. */
 bool ac_policy_utf8_valid(const char *s, size_t n);
 
+/* Makes s (n bytes, changed in place) valid UTF-8 for a message: when it is not, every byte >= 0x80 becomes '?'.
+ * Valid text is left as it is. */
+void ac_policy_utf8_or_ascii(char *s, size_t n);
+
 /* s (NULL: "?") cut to at most max bytes, never inside a UTF-8 sequence, with "..." after it when it was cut, into
  * out (cap bytes, always NUL-terminated). */
 void ac_policy_utf8_clip(const char *s, size_t max, char *out, size_t cap);

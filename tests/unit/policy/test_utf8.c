@@ -79,6 +79,20 @@ static void clip_marks_a_cut(void **state)
     assert_string_equal(out, "?");
 }
 
+static void text_for_a_message_keeps_valid_utf8_and_masks_the_rest(void **state)
+{
+    (void)state;
+    char ok[] = "caf\xc3\xa9 \xe2\x98\xba";
+    ac_policy_utf8_or_ascii(ok, strlen(ok));
+    assert_string_equal(ok, "caf\xc3\xa9 \xe2\x98\xba"); /* valid: untouched */
+    char bad[] = "near '\xc3\xa9\xff' x";
+    ac_policy_utf8_or_ascii(bad, strlen(bad));
+    assert_string_equal(bad, "near '\?\?\?' x"); /* one bad byte: every byte above ASCII masked */
+    char cut[] = "ab\xe2\x98";                   /* a character cut short */
+    ac_policy_utf8_or_ascii(cut, strlen(cut));
+    assert_string_equal(cut, "ab??");
+}
+
 static void milliseconds_carry_into_seconds(void **state)
 {
     (void)state;
@@ -101,6 +115,7 @@ int main(void)
         cmocka_unit_test(ascii_is_cut_exactly),
         cmocka_unit_test(validity_follows_the_standard),
         cmocka_unit_test(clip_marks_a_cut),
+        cmocka_unit_test(text_for_a_message_keeps_valid_utf8_and_masks_the_rest),
         cmocka_unit_test(milliseconds_carry_into_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
